@@ -1,0 +1,131 @@
+"""What an evaluation produces: findings (violations and pending obligations) and the run's summary.
+
+A *violation* is an obligation that was not met by its deadline (or one with no deadline that is not
+met). A *pending* finding is an obligation still open at ``now``: it carries the deadline by which it
+must be met. Both evaluators produce these same objects, so they can be compared finding for finding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from serviceflow.errors import InputError, Location
+from serviceflow.timeutil import format_datetime
+
+
+class Severity(StrEnum):
+    """How much a violation matters; ``--fail-on`` compares against this order."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+class Status(StrEnum):
+    """Whether an obligation is already broken or still open at ``now``."""
+
+    VIOLATION = "violation"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One policy outcome about one record of one case."""
+
+    policy: str
+    severity: Severity
+    status: Status
+    case_id: str
+    record_id: str
+    message: str
+    evidence: tuple[str, ...] = ()
+    deadline: datetime | None = None
+    origin: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity used to compare two evaluators' outputs and to sort reports."""
+        return (self.case_id, self.policy, self.record_id, self.status.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "policy": self.policy,
+            "severity": self.severity.value,
+            "status": self.status.value,
+            "case_id": self.case_id,
+            "record_id": self.record_id,
+            "message": self.message,
+            "evidence": list(self.evidence),
+        }
+        if self.deadline is not None:
+            data["deadline"] = format_datetime(self.deadline)
+        if self.origin is not None and self.origin.file is not None:
+            data["location"] = {"file": self.origin.file, "line": self.origin.line}
+        return data
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """The result of evaluating records at ``now``: violations, pending obligations and input errors."""
+
+    now: datetime
+    findings: list[Finding] = field(default_factory=list)
+    pending: list[Finding] = field(default_factory=list)
+    input_errors: list[InputError] = field(default_factory=list)
+    cases: int = 0
+    records: int = 0
+
+    def add(self, finding: Finding) -> None:
+        (self.pending if finding.status is Status.PENDING else self.findings).append(finding)
+
+    def sort(self) -> None:
+        self.findings.sort(key=lambda f: f.key)
+        self.pending.sort(key=lambda f: f.key)
+
+    def worst_severity(self) -> Severity | None:
+        if not self.findings:
+            return None
+        return max((f.severity for f in self.findings), key=lambda s: s.rank)
+
+    def summary(self) -> dict[str, Any]:
+        by_policy = Counter(f.policy for f in self.findings)
+        pending_by_policy = Counter(f.policy for f in self.pending)
+        by_severity = Counter(f.severity.value for f in self.findings)
+        return {
+            "now": format_datetime(self.now),
+            "cases": self.cases,
+            "records": self.records,
+            "invalid_records": len(self.input_errors),
+            "violations": len(self.findings),
+            "pending": len(self.pending),
+            "by_severity": dict(sorted(by_severity.items())),
+            "by_policy": dict(sorted(by_policy.items())),
+            "pending_by_policy": dict(sorted(pending_by_policy.items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "pending": [f.to_dict() for f in self.pending],
+            "errors": [
+                {
+                    "file": e.location.file,
+                    "line": e.location.line,
+                    "pointer": e.location.pointer,
+                    "message": e.message,
+                }
+                for e in self.input_errors
+            ],
+            "summary": self.summary(),
+        }
