@@ -1,0 +1,339 @@
+"""Turn a policy document (YAML data) into the compiled tree of :mod:`serviceflow.policy.ir`.
+
+Two steps, because users override parameters without editing the YAML:
+
+* :func:`parse_policy` checks the document against ``policy.schema.json`` and compiles it once with
+  its default parameters, so that any error in the logic is reported (file, line, key) as soon as the
+  policy is loaded, whether or not it is ever bound differently;
+* :meth:`PolicyDefinition.bind` compiles it again with the user's parameters and severity.
+
+Every error names the file, the line and the JSON pointer of the offending key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from serviceflow.errors import PolicyError
+from serviceflow.findings import Severity
+from serviceflow.policy import ir
+from serviceflow.policy.yamlsource import SourceDocument, escape_pointer_token
+from serviceflow.timeutil import parse_duration
+
+_COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\}")
+_RESERVED_ROOTS = {"subject", "now", "acc", "deadline", "params"}
+
+
+@cache
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema every policy document must satisfy."""
+    text = resources.files("serviceflow.policy").joinpath("policy.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class PolicyDefinition:
+    """A validated policy document, not yet bound to a user's parameters."""
+
+    id: str
+    title: str
+    severity: Severity
+    rationale: str
+    params: dict[str, ir.Param]
+    document: SourceDocument
+
+    def bind(
+        self, params: dict[str, Any] | None = None, severity: Severity | str | None = None
+    ) -> ir.CompiledPolicy:
+        """Compile with parameter overrides (checked against the declared types) and a severity."""
+        values = {name: param.default for name, param in self.params.items()}
+        for name, value in (params or {}).items():
+            if name not in self.params:
+                known = ", ".join(sorted(self.params)) or "none"
+                raise PolicyError(
+                    f"policy '{self.id}' has no parameter '{name}' (parameters: {known})", policy_id=self.id
+                )
+            values[name] = _coerce_param(self.params[name], value, self.id)
+        bound_severity = Severity(severity) if severity is not None else self.severity
+        return _Compiler(self.document, values).compile(bound_severity)
+
+    @property
+    def description(self) -> str:
+        return str(self.document.data.get("description", ""))
+
+
+def parse_policy(document: SourceDocument) -> PolicyDefinition:
+    """Validate a policy document against the policy schema and compile it once with its defaults."""
+    data = document.data
+    validator = jsonschema.Draft202012Validator(policy_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        pointer = "".join(f"/{escape_pointer_token(p)}" for p in error.absolute_path)
+        policy_id = data.get("id") if isinstance(data, dict) else None
+        raise PolicyError(_schema_message(error), document.location(pointer), policy_id=policy_id)
+    params: dict[str, ir.Param] = {}
+    for name, spec in data.get("params", {}).items():
+        param = ir.Param(name, spec["type"], spec["default"], spec.get("description", ""))
+        try:
+            params[name] = ir.Param(name, param.type, _coerce_param(param, spec["default"], data["id"]))
+        except PolicyError as exc:
+            raise PolicyError(exc.message, document.location(f"/params/{name}/default"), data["id"]) from None
+        params[name] = ir.Param(name, param.type, params[name].default, param.description)
+    definition = PolicyDefinition(
+        id=data["id"],
+        title=data["title"],
+        severity=Severity(data["severity"]),
+        rationale=data["rationale"].strip(),
+        params=params,
+        document=document,
+    )
+    definition.bind()  # reports logic errors at load time, with the defaults
+    return definition
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key")
+    if error.validator == "propertyNames" and isinstance(error.instance, str):
+        return f"unknown key or operator {error.instance!r}"
+    return error.message
+
+
+def _coerce_param(param: ir.Param, value: Any, policy_id: str) -> Any:
+    def fail(expected: str) -> PolicyError:
+        return PolicyError(
+            f"parameter '{param.name}' of policy '{policy_id}' must be {expected}, got {value!r}",
+            policy_id=policy_id,
+        )
+
+    if param.type == "duration":
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise fail("a duration such as 30m, 4h or 2d") from None
+    if param.type == "integer" and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise fail("an integer")
+    if param.type == "number" and not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise fail("a number")
+    if param.type == "string" and not isinstance(value, str):
+        raise fail("a string")
+    if param.type == "boolean" and not isinstance(value, bool):
+        raise fail("true or false")
+    if param.type == "list":
+        if not isinstance(value, list):
+            raise fail("a list")
+        return tuple(value)
+    return value
+
+
+class _Compiler:
+    """Compiles one document with bound parameters, checking every reference against its scope."""
+
+    def __init__(self, document: SourceDocument, params: dict[str, Any]) -> None:
+        self.document = document
+        self.params = params
+        self.policy_id = document.data["id"]
+
+    def error(self, message: str, pointer: str) -> PolicyError:
+        return PolicyError(message, self.document.location(pointer), policy_id=self.policy_id)
+
+    def compile(self, severity: Severity) -> ir.CompiledPolicy:
+        data = self.document.data
+        subject = self.query(data["for_each"], "/for_each", scope=frozenset({"now"}))
+        scope = frozenset({"now", "subject"})
+        lets: list[ir.Let] = []
+        for name, expr in data.get("let", {}).items():
+            lets.append(ir.Let(name, self.expr(expr, f"/let/{name}", scope)))
+            scope = scope | {name}
+        when = self.conditions(data["when"], "/when", scope) if "when" in data else None
+        require = self.conditions(data["require"], "/require", scope)
+        by = self.expr(data["by"], "/by", scope) if "by" in data else None
+        message_scope = scope | {"deadline", "params"}
+        self.template(data["message"], "/message", message_scope)
+        if "pending_message" in data:
+            self.template(data["pending_message"], "/pending_message", message_scope)
+        return ir.CompiledPolicy(
+            id=self.policy_id,
+            title=data["title"],
+            severity=severity,
+            rationale=data["rationale"].strip(),
+            subject=subject,
+            lets=tuple(lets),
+            when=when,
+            require=require,
+            by=by,
+            message=data["message"].strip(),
+            pending_message=data.get("pending_message", "").strip() or None,
+            params=dict(self.params),
+            source=self.document.location(""),
+        )
+
+    def template(self, text: str, pointer: str, scope: frozenset[str]) -> None:
+        for match in _PLACEHOLDER.finditer(text):
+            root = match.group(1)
+            if root not in scope:
+                raise self.error(f"message placeholder '{{{match.group(0)[1:-1]}}}' names unknown '{root}'", pointer)
+            if root == "params" and match.group(2)[1:] not in self.params:
+                raise self.error(f"message placeholder names unknown parameter '{match.group(2)[1:]}'", pointer)
+
+    def query(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
+        types = data["type"]
+        types = (types,) if isinstance(types, str) else tuple(types)
+        alias = data.get("as", "it")
+        if alias in _RESERVED_ROOTS:
+            raise self.error(f"'{alias}' is reserved and cannot name a query's record", f"{pointer}/as")
+        where = None
+        if "where" in data:
+            where = self.conditions(data["where"], f"{pointer}/where", scope | {alias})
+        return ir.Query(types=types, where=where, alias=alias)
+
+    def conditions(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Cond:
+        if isinstance(data, list):
+            items = tuple(self.condition(item, f"{pointer}/{i}", scope) for i, item in enumerate(data))
+            return items[0] if len(items) == 1 else ir.All(items)
+        return self.condition(data, pointer, scope)
+
+    def condition(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Cond:
+        if not isinstance(data, dict) or len(data) != 1:
+            raise self.error("a condition is an object with exactly one operator key, such as eq or exists", pointer)
+        ((op, arg),) = data.items()
+        here = f"{pointer}/{op}"
+        if op in ("all", "any"):
+            if not isinstance(arg, list) or not arg:
+                raise self.error(f"'{op}' takes a non-empty list of conditions", here)
+            items = tuple(self.condition(item, f"{here}/{i}", scope) for i, item in enumerate(arg))
+            return ir.All(items) if op == "all" else ir.AnyOf(items)
+        if op == "not":
+            return ir.Not(self.condition(arg, here, scope))
+        if op in _COMPARE_OPS:
+            left, right = self.pair(arg, here, scope, op)
+            return ir.Compare(op, left, right)
+        if op == "in":
+            item, options = self.pair(arg, here, scope, op)
+            return ir.In(item, options)
+        if op == "intersects":
+            left, right = self.pair(arg, here, scope, op)
+            return ir.Intersects(left, right)
+        if op in ("present", "absent"):
+            return ir.Present(self.expr(arg, here, scope), negate=op == "absent")
+        if op in ("exists", "none"):
+            if not isinstance(arg, dict):
+                raise self.error(f"'{op}' takes a query: an object with 'type' and optional 'where'", here)
+            return ir.Exists(self.query_checked(arg, here, scope), negate=op == "none")
+        if op in ("before", "after"):
+            left, right = self.pair(arg, here, scope, op)
+            return ir.Order(op, left, right)
+        if op in ("every", "some"):
+            if not isinstance(arg, dict) or set(arg) - {"in", "as", "where"} or not {"in", "where"} <= set(arg):
+                raise self.error(f"'{op}' takes an object with 'in' (a list), 'where' and optional 'as'", here)
+            alias = arg.get("as", "item")
+            items = self.expr(arg["in"], f"{here}/in", scope)
+            where = self.conditions(arg["where"], f"{here}/where", scope | {alias})
+            return ir.Quantifier(op, items, alias, where)
+        if op == "matches":
+            value, pattern = self.pair(arg, here, scope, op, literal_right=True)
+            if not isinstance(pattern, ir.Lit) or not isinstance(pattern.value, str):
+                raise self.error("'matches' takes [value, pattern] with a literal pattern", here)
+            try:
+                re.compile(pattern.value)
+            except re.error as exc:
+                raise self.error(f"invalid regular expression: {exc}", f"{here}/1") from None
+            return ir.Matches(value, pattern.value)
+        raise self.error(f"unknown condition operator '{op}'", here)
+
+    def query_checked(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
+        unknown = set(data) - {"type", "where", "as"}
+        if unknown or "type" not in data:
+            raise self.error("a query is an object with 'type' and optional 'where' and 'as'", pointer)
+        types = data["type"]
+        if not (isinstance(types, str) or (isinstance(types, list) and types and all(isinstance(t, str) for t in types))):
+            raise self.error("a query's 'type' is a record type or a list of them", f"{pointer}/type")
+        return self.query(data, pointer, scope)
+
+    def pair(
+        self, arg: Any, pointer: str, scope: frozenset[str], op: str, literal_right: bool = False
+    ) -> tuple[ir.Expr, ir.Expr]:
+        if not isinstance(arg, list) or len(arg) != 2:
+            raise self.error(f"'{op}' takes a list of two operands", pointer)
+        return self.expr(arg[0], f"{pointer}/0", scope), self.expr(arg[1], f"{pointer}/1", scope)
+
+    def expr(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Expr:
+        if isinstance(data, str):
+            return self.reference(data, pointer, scope) if data.startswith("$") else ir.Lit(data)
+        if isinstance(data, list):
+            items = [self.expr(item, f"{pointer}/{i}", scope) for i, item in enumerate(data)]
+            if all(isinstance(item, ir.Lit) for item in items):
+                return ir.Lit(tuple(item.value for item in items))  # type: ignore[union-attr]
+            raise self.error("a list value may hold only literals", pointer)
+        if not isinstance(data, dict):
+            return ir.Lit(data)
+        if len(data) != 1:
+            raise self.error("an expression object has exactly one operator key", pointer)
+        ((op, arg),) = data.items()
+        here = f"{pointer}/{op}"
+        if op in ("add", "sub"):
+            left, right = self.pair(arg, here, scope, op)
+            return ir.Arith(op, left, right)
+        if op == "duration":
+            try:
+                return ir.Lit(parse_duration(arg))
+            except ValueError as exc:
+                raise self.error(str(exc), here) from None
+        if op == "coalesce":
+            if not isinstance(arg, list) or not arg:
+                raise self.error("'coalesce' takes a non-empty list", here)
+            return ir.Coalesce(tuple(self.expr(item, f"{here}/{i}", scope) for i, item in enumerate(arg)))
+        if op in ("latest", "earliest"):
+            return ir.Pick(op, self.query_checked(self.need_dict(arg, here, op), here, scope))
+        if op == "count":
+            return ir.Count(self.query_checked(self.need_dict(arg, here, op), here, scope))
+        if op == "fold":
+            return self.fold(self.need_dict(arg, here, op), here, scope)
+        return self.condition(data, pointer, scope)
+
+    def need_dict(self, arg: Any, pointer: str, op: str) -> dict[str, Any]:
+        if not isinstance(arg, dict):
+            raise self.error(f"'{op}' takes an object", pointer)
+        return arg
+
+    def fold(self, arg: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Fold:
+        allowed = {"over", "initial", "when", "value"}
+        if set(arg) - allowed or not {"over", "initial", "value"} <= set(arg):
+            raise self.error("'fold' takes 'over' (a query), 'initial', 'value' and optional 'when'", pointer)
+        query = self.query_checked(self.need_dict(arg["over"], f"{pointer}/over", "over"), f"{pointer}/over", scope)
+        inner = scope | {query.alias, "acc"}
+        when = self.conditions(arg["when"], f"{pointer}/when", inner) if "when" in arg else None
+        return ir.Fold(
+            query=query,
+            initial=self.expr(arg["initial"], f"{pointer}/initial", scope),
+            when=when,
+            value=self.expr(arg["value"], f"{pointer}/value", inner),
+        )
+
+    def reference(self, text: str, pointer: str, scope: frozenset[str]) -> ir.Expr:
+        if text.startswith("$$"):
+            return ir.Lit(text[1:])
+        parts = text[1:].split(".")
+        root, path = parts[0], tuple(parts[1:])
+        if not root or any(not part for part in path):
+            raise self.error(f"malformed reference {text!r}", pointer)
+        if root == "params":
+            if len(path) != 1 or path[0] not in self.params:
+                known = ", ".join(sorted(self.params)) or "none"
+                raise self.error(f"unknown parameter in {text!r} (parameters: {known})", pointer)
+            return ir.Lit(self.params[path[0]])
+        if root not in scope:
+            raise self.error(f"unknown name '{root}' in {text!r} (in scope: {', '.join(sorted(scope))})", pointer)
+        return ir.Ref(root, path)

@@ -1,0 +1,239 @@
+"""The compiled form of a policy: a small typed tree that both evaluators read.
+
+A policy is compiled once, with its parameters bound, into these frozen nodes. The native evaluator
+walks them directly; the durable evaluator translates them into durable-rules rulesets. Neither
+evaluator knows any policy by name: everything a policy means is in this tree.
+
+Meaning, per case and at ``now`` (records with ``at`` after ``now`` are not yet known and are ignored):
+
+* ``CompiledPolicy.subject`` selects the records the policy is about; each yields at most one finding.
+* ``lets`` are evaluated in order, each seeing the subject and the earlier lets.
+* ``when`` (applicability) false → no finding.
+* ``require`` true → no finding. Otherwise, if ``by`` evaluates to a time after ``now`` the obligation is
+  *pending* with that deadline, else it is a *violation*.
+
+Values are ``None`` (missing), bool, int/float, str, aware ``datetime``, ``timedelta``, lists, dicts and
+:class:`~serviceflow.records.model.Record` (bound by ``latest``/``earliest``). Ordering comparisons with a
+missing value are false; ``eq``/``ne`` compare missing as ``None``.
+
+Evidence of a finding, in case order and without repeats: the subject, every record a ``latest`` or
+``earliest`` let bound, every record that changed a ``fold`` accumulator, and every record matched by a
+``none`` query that was evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from serviceflow.errors import Location
+from serviceflow.findings import Severity
+
+# --- value expressions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    """A constant (parameters are bound to constants at compile time)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A variable and a field path: ``$subject.window.start`` is ``Ref("subject", ("window", "start"))``.
+
+    Roots: ``subject``, ``now``, ``acc`` (inside a fold), a let name, or a query alias (``it`` by default).
+    """
+
+    root: str
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    """``add``/``sub`` of a time and a duration (or two numbers, or two times for ``sub``)."""
+
+    op: Literal["add", "sub"]
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Coalesce:
+    """The first value that is not missing."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Records of the same case, visible at ``now``, of the given types, for which ``where`` holds.
+
+    While ``where`` is evaluated the candidate is bound to ``alias``.
+    """
+
+    types: tuple[str, ...]
+    where: Cond | None = None
+    alias: str = "it"
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """The latest or earliest record (in case order) matched by a query, or missing."""
+
+    which: Literal["latest", "earliest"]
+    query: Query
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """How many records a query matches."""
+
+    query: Query
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """Walk a query's matches in case order; where ``when`` holds, the accumulator becomes ``value``.
+
+    Inside ``when`` and ``value`` the accumulator is ``$acc`` and the record is the query's alias. This
+    states chains such as "each agreed reschedule made before the current due replaces the due".
+    """
+
+    query: Query
+    initial: Expr
+    when: Cond | None
+    value: Expr
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: CompareOp
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """The value is one of the options (a list expression)."""
+
+    item: Expr
+    options: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Intersects:
+    """Two lists share at least one item (a missing list shares nothing)."""
+
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    """The value is present (``negate``: it is missing)."""
+
+    expr: Expr
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """The query matches at least one record (``negate``: it matches none)."""
+
+    query: Query
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Case order between two records: ``before`` means strictly earlier (by ``at``, then input order)."""
+
+    op: Literal["before", "after"]
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Quantifier:
+    """``every``/``some`` item of a list satisfies ``where`` (the item bound to ``alias``)."""
+
+    kind: Literal["every", "some"]
+    items: Expr
+    alias: str
+    where: Cond
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """A string matches a regular expression (Python syntax, searched anywhere, case-insensitive)."""
+
+    expr: Expr
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    items: tuple[Cond, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    items: tuple[Cond, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Cond
+
+
+Cond = Compare | In | Intersects | Present | Exists | Order | Quantifier | Matches | All | AnyOf | Not
+Expr = Lit | Ref | Arith | Coalesce | Pick | Count | Fold | Cond
+
+# --- the policy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A declared parameter: its type, default and description (users override it in config)."""
+
+    name: str
+    type: Literal["duration", "integer", "number", "string", "boolean", "list"]
+    default: Any
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """One policy, parameters bound, ready for an evaluator."""
+
+    id: str
+    title: str
+    severity: Severity
+    rationale: str
+    subject: Query
+    lets: tuple[Let, ...]
+    when: Cond | None
+    require: Cond
+    by: Expr | None
+    message: str
+    pending_message: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    source: Location | None = None
+
+    @property
+    def message_for_pending(self) -> str:
+        return self.pending_message or self.message
+

@@ -1,0 +1,59 @@
+"""Find and load policy files: the bundled ones and any the user names (files or directories)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from serviceflow.errors import Location, PolicyError
+from serviceflow.policy.compiler import PolicyDefinition, parse_policy
+from serviceflow.policy.yamlsource import load_yaml
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+
+
+def bundled_policy_dir() -> Path:
+    """The four core policies: inside an installed wheel, or the repository's ``policies/``."""
+    installed = resources.files("serviceflow").joinpath("_bundled", "policies")
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[3] / "policies"
+
+
+def policy_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories (recursively, sorted) into policy files; name a missing path as an error."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in POLICY_SUFFIXES and not _is_test_file(p))
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PolicyError("no such policy file or directory", Location(str(path)))
+    return files
+
+
+def _is_test_file(path: Path) -> bool:
+    """Policy test files (``*.test.yaml``, ``tests/`` folders) sit beside policies but are not policies."""
+    return path.name.endswith((".test.yaml", ".test.yml")) or "tests" in path.parts[-2:-1]
+
+
+def load_policies(paths: Iterable[Path]) -> list[PolicyDefinition]:
+    """Load every policy under ``paths``; two policies with one id are an error naming both files."""
+    definitions: list[PolicyDefinition] = []
+    seen: dict[str, PolicyDefinition] = {}
+    for file in policy_files(paths):
+        definition = parse_policy(load_yaml(file))
+        if definition.id in seen:
+            first = seen[definition.id].document.file
+            raise PolicyError(
+                f"policy id '{definition.id}' is defined twice (first in {first})",
+                definition.document.location("/id"),
+                policy_id=definition.id,
+            )
+        seen[definition.id] = definition
+        definitions.append(definition)
+    return definitions
