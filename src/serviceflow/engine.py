@@ -1,0 +1,207 @@
+"""The library's front door: build an :class:`Engine` from policies and configuration, then evaluate.
+
+This is what a help desk embeds::
+
+    from serviceflow import Engine
+    engine = Engine.from_config()                       # bundled policies, nearest serviceflow.toml
+    evaluation = engine.evaluate(records, now=now)      # records: dicts as exported
+    for finding in evaluation.findings: ...
+
+It imports no CLI, HTTP or database code; adapters call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from serviceflow.config import Config, find_config, load_config
+from serviceflow.errors import ConfigError, EvaluatorError, InputError, Location, PolicyError, RecordError
+from serviceflow.evaluators.base import Evaluator
+from serviceflow.evaluators.native import NativeEvaluator
+from serviceflow.findings import Evaluation
+from serviceflow.policy import CompiledPolicy, PolicyDefinition, bundled_policy_dir, load_policies
+from serviceflow.records import CaseStore, Record, RecordValidator, read_sources
+
+ProgressCallback = Callable[[int], None]
+PROGRESS_EVERY = 10_000
+
+
+def make_evaluator(name: str, policies: Sequence[CompiledPolicy]) -> Evaluator:
+    """Instantiate an evaluator by name; the durable one is imported only when asked for."""
+    if name == "native":
+        return NativeEvaluator(policies)
+    if name == "durable":
+        try:
+            from serviceflow.evaluators.durable import DurableEvaluator
+        except ImportError as exc:
+            raise EvaluatorError(
+                "the durable evaluator needs durable-rules, which installs on CPython 3.11 and 3.12: "
+                f"pip install 'serviceflow[durable]' ({exc})"
+            ) from None
+        return DurableEvaluator(policies)
+    raise EvaluatorError(f"unknown evaluator '{name}' (evaluators: native, durable)")
+
+
+class Engine:
+    """Validates records and evaluates them, case by case, against compiled policies at ``now``."""
+
+    def __init__(
+        self,
+        policies: Sequence[CompiledPolicy],
+        evaluator: str = "native",
+        validator: RecordValidator | None = None,
+        definitions: Sequence[PolicyDefinition] = (),
+    ) -> None:
+        self.policies = list(policies)
+        self.definitions = list(definitions)
+        self.evaluator_name = evaluator
+        self.validator = validator or RecordValidator()
+        self._evaluator = make_evaluator(evaluator, self.policies)
+
+    @classmethod
+    def from_config(
+        cls,
+        policy_paths: Sequence[Path | str] = (),
+        config: Config | Path | str | None = None,
+        evaluator: str | None = None,
+        bundled: bool | None = None,
+        search_from: Path | None = None,
+    ) -> Engine:
+        """Load bundled and named policies, apply the configuration, choose the evaluator.
+
+        ``config`` may be a :class:`Config`, a path, or ``None`` to look for the nearest
+        ``serviceflow.toml`` / ``pyproject.toml`` above ``search_from`` (default: the working directory).
+        """
+        if not isinstance(config, Config):
+            path = Path(config) if config is not None else find_config(search_from or Path.cwd())
+            config = load_config(path)
+        paths: list[Path] = []
+        if config.bundled if bundled is None else bundled:
+            paths.append(bundled_policy_dir())
+        paths.extend(config.policy_paths)
+        paths.extend(Path(p) for p in policy_paths)
+        definitions = load_policies(paths)
+        return cls(
+            bind_policies(definitions, config),
+            evaluator=evaluator or config.evaluator,
+            definitions=definitions,
+        )
+
+    def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
+        """Validate ``records`` (dicts, or Records already validated) and evaluate every case at ``now``.
+
+        Invalid records are reported in ``input_errors`` and skipped; the others are still evaluated.
+        """
+        _require_aware(now)
+        store = CaseStore()
+        evaluation = Evaluation(now=now)
+        for index, item in enumerate(records, start=1):
+            if isinstance(item, Record):
+                record = item
+            else:
+                try:
+                    record = self.validator.to_record(item, Location("<records>", index))
+                except RecordError as error:
+                    evaluation.input_errors.append(error)
+                    continue
+            duplicate = store.add(record)
+            if duplicate is not None:
+                evaluation.input_errors.append(duplicate)
+        self._evaluate_store(store, evaluation)
+        return evaluation
+
+    def lint(
+        self,
+        sources: Sequence[str | Path],
+        now: datetime,
+        stdin: BinaryIO | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Evaluation:
+        """Read record files (JSON Lines, JSON arrays, ``.gz``, ``-`` for stdin), validate, evaluate.
+
+        A malformed or invalid record, or an unreadable file, is reported and skipped; every other
+        record is still evaluated.
+        """
+        _require_aware(now)
+        store = CaseStore()
+        evaluation = Evaluation(now=now)
+        read = 0
+        for source in sources:
+            try:
+                for item in read_sources([source], stdin=stdin):
+                    read += 1
+                    if on_progress is not None and read % PROGRESS_EVERY == 0:
+                        on_progress(read)
+                    if item.error is not None:
+                        evaluation.input_errors.append(item.error)
+                        continue
+                    try:
+                        record = self.validator.to_record(item.data, item.origin)
+                    except RecordError as error:
+                        evaluation.input_errors.append(error)
+                        continue
+                    duplicate = store.add(record)
+                    if duplicate is not None:
+                        evaluation.input_errors.append(duplicate)
+            except InputError as error:
+                evaluation.input_errors.append(error)
+        self._evaluate_store(store, evaluation)
+        return evaluation
+
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> Evaluation:
+        """Evaluate one case whose records are already validated and in case order."""
+        _require_aware(now)
+        evaluation = Evaluation(now=now, cases=1, records=len(records))
+        for finding in self._evaluator.evaluate_case(case_id, records, now):
+            evaluation.add(finding)
+        evaluation.sort()
+        return evaluation
+
+    def _evaluate_store(self, store: CaseStore, evaluation: Evaluation) -> None:
+        evaluation.records = len(store)
+        evaluation.cases = store.case_count
+        for case_id, case_records in store.cases():
+            for finding in self._evaluator.evaluate_case(case_id, case_records, evaluation.now):
+                evaluation.add(finding)
+        evaluation.sort()
+
+    def close(self) -> None:
+        self._evaluator.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> list[CompiledPolicy]:
+    """Apply the user's per-policy settings; settings for an unknown policy id are an error."""
+    known = {definition.id for definition in definitions}
+    for policy_id in config.policies:
+        if policy_id not in known:
+            raise ConfigError(
+                f"configuration names unknown policy '{policy_id}' (policies: {', '.join(sorted(known))})",
+                Location(str(config.source) if config.source else None, None, f"/policies/{policy_id}"),
+            )
+    compiled = []
+    for definition in definitions:
+        settings = config.settings_for(definition.id)
+        if not settings.enabled:
+            continue
+        try:
+            compiled.append(definition.bind(settings.params, settings.severity))
+        except PolicyError as exc:
+            raise ConfigError(
+                exc.message,
+                Location(str(config.source) if config.source else None, None, f"/policies/{definition.id}/params"),
+            ) from None
+    return compiled
+
+
+def _require_aware(now: datetime) -> None:
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise EvaluatorError(f"'now' must be a date-time with a time zone offset, got {now!r}")

@@ -1,0 +1,115 @@
+"""What every evaluator shares: the contract, the view of one case at ``now``, and message rendering.
+
+Both evaluators must produce identical findings for the same compiled policies; keeping the parts that
+are not *evaluation* (which records are visible, how a message is worded) here is what lets the
+conformance suite compare them finding for finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from serviceflow.errors import EvaluatorError
+from serviceflow.findings import Finding
+from serviceflow.policy.ir import CompiledPolicy
+from serviceflow.records.model import Record
+from serviceflow.timeutil import format_datetime, format_duration
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\}")
+
+
+class Evaluator(Protocol):
+    """Evaluates compiled policies over one case at a time."""
+
+    name: str
+
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
+        """Findings (violations and pending) for one case whose records are in case order."""
+        ...
+
+    def close(self) -> None:
+        """Release whatever the evaluator holds (durable-rules rulesets)."""
+        ...
+
+
+class CaseView:
+    """The records of one case that are known at ``now``, indexed by type, in case order."""
+
+    __slots__ = ("by_type", "case_id", "now", "records")
+
+    def __init__(self, case_id: str, records: Sequence[Record], now: datetime) -> None:
+        if now.tzinfo is None:
+            raise EvaluatorError("'now' must carry a time zone offset")
+        self.case_id = case_id
+        self.now = now
+        self.records = visible_records(records, now)
+        self.by_type: dict[str, list[Record]] = {}
+        for record in self.records:
+            self.by_type.setdefault(record.type, []).append(record)
+
+    def of_types(self, types: tuple[str, ...]) -> list[Record]:
+        if len(types) == 1:
+            return self.by_type.get(types[0], [])
+        merged = [r for t in types for r in self.by_type.get(t, [])]
+        merged.sort(key=lambda r: r.seq)
+        return merged
+
+
+def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:
+    """Records with ``at`` at or before ``now``: evaluating at ``now`` means not knowing the future."""
+    return [record for record in records if record.at <= now]
+
+
+def render_message(
+    template: str,
+    bindings: dict[str, Any],
+    params: dict[str, Any],
+    deadline: datetime | None,
+) -> str:
+    """Fill ``{subject.promise}``, ``{params.within}``, ``{deadline}`` and let names into a message."""
+
+    def replace(match: re.Match[str]) -> str:
+        root, path = match.group(1), match.group(2)
+        if root == "params":
+            value: Any = params.get(path[1:])
+            path = ""
+        elif root == "deadline":
+            value = deadline
+        else:
+            value = bindings.get(root)
+        for part in path.split(".")[1:]:
+            value = value.get(part) if isinstance(value, Record | dict) else None
+        return format_value(value)
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def format_value(value: Any) -> str:
+    """How a value reads in a message."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, Record):
+        return value.id
+    if isinstance(value, list | tuple):
+        return ", ".join(format_value(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def evidence_ids(subject: Record, records: Iterable[Record]) -> tuple[str, ...]:
+    """The subject first, then the deciding records in case order, each once."""
+    seen = {subject.id}
+    ordered = [subject.id]
+    for record in sorted(records, key=lambda r: r.seq):
+        if record.id not in seen:
+            seen.add(record.id)
+            ordered.append(record.id)
+    return tuple(ordered)

@@ -1,0 +1,369 @@
+"""The native evaluator: the reference meaning of the policy language, in plain Python.
+
+Each compiled policy is turned once into a tree of closures (one per IR node), so evaluating a case
+costs only the calls, not a walk over the dataclasses with ``isinstance`` dispatch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from serviceflow.errors import EvaluatorError
+from serviceflow.evaluators.base import CaseView, evidence_ids, render_message
+from serviceflow.findings import Finding, Status
+from serviceflow.policy import ir
+from serviceflow.records.model import Record
+
+
+class Frame:
+    """Bindings for one subject's evaluation and the records that decided it."""
+
+    __slots__ = ("bindings", "evidence", "view")
+
+    def __init__(self, view: CaseView, bindings: dict[str, Any]) -> None:
+        self.view = view
+        self.bindings = bindings
+        self.evidence: list[Record] = []
+
+
+Fn = Callable[[Frame], Any]
+
+
+class NativeEvaluator:
+    """Evaluates compiled policies directly; the default evaluator and the reference for the other."""
+
+    name = "native"
+
+    def __init__(self, policies: Sequence[ir.CompiledPolicy]) -> None:
+        self.policies = list(policies)
+        self._compiled = [_PolicyProgram(policy) for policy in self.policies]
+
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
+        view = CaseView(case_id, records, now)
+        findings: list[Finding] = []
+        for program in self._compiled:
+            findings.extend(program.run(view))
+        return findings
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class _PolicyProgram:
+    """One policy compiled to closures."""
+
+    def __init__(self, policy: ir.CompiledPolicy) -> None:
+        self.policy = policy
+        self.subject_where = _cond(policy.subject.where) if policy.subject.where is not None else None
+        self.lets = [(let.name, _expr(let.expr)) for let in policy.lets]
+        self.when = _cond(policy.when) if policy.when is not None else None
+        self.require = _cond(policy.require)
+        self.by = _expr(policy.by) if policy.by is not None else None
+
+    def run(self, view: CaseView) -> list[Finding]:
+        policy = self.policy
+        alias = policy.subject.alias
+        findings = []
+        for subject in view.of_types(policy.subject.types):
+            if self.subject_where is not None:
+                probe = Frame(view, {"now": view.now, alias: subject})
+                if not self.subject_where(probe):
+                    continue
+            frame = Frame(view, {"now": view.now, "subject": subject})
+            try:
+                finding = self.decide(frame, subject)
+            except (TypeError, ValueError) as exc:
+                raise EvaluatorError(
+                    f"policy '{policy.id}' failed on record '{subject.id}' of case '{view.case_id}': {exc}"
+                ) from exc
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def decide(self, frame: Frame, subject: Record) -> Finding | None:
+        policy = self.policy
+        for name, fn in self.lets:
+            frame.bindings[name] = fn(frame)
+        if self.when is not None and not self.when(frame):
+            return None
+        if self.require(frame):
+            return None
+        deadline = self.by(frame) if self.by is not None else None
+        if deadline is not None and not isinstance(deadline, datetime):
+            raise TypeError(f"'by' must give a date-time, got {deadline!r}")
+        pending = deadline is not None and deadline > frame.view.now
+        template = policy.message_for_pending if pending else policy.message
+        return Finding(
+            policy=policy.id,
+            severity=policy.severity,
+            status=Status.PENDING if pending else Status.VIOLATION,
+            case_id=frame.view.case_id,
+            record_id=subject.id,
+            message=render_message(template, frame.bindings, policy.params, deadline),
+            evidence=evidence_ids(subject, frame.evidence),
+            deadline=deadline if pending else None,
+            origin=subject.origin,
+        )
+
+
+# --- closures for expressions --------------------------------------------------------------------
+
+
+def _expr(node: ir.Expr) -> Fn:
+    if isinstance(node, ir.Lit):
+        value = node.value
+        return lambda frame: value
+    if isinstance(node, ir.Ref):
+        return _ref(node)
+    if isinstance(node, ir.Arith):
+        return _arith(node)
+    if isinstance(node, ir.Coalesce):
+        items = [_expr(item) for item in node.items]
+
+        def coalesce(frame: Frame) -> Any:
+            for item in items:
+                value = item(frame)
+                if value is not None:
+                    return value
+            return None
+
+        return coalesce
+    if isinstance(node, ir.Pick):
+        return _pick(node)
+    if isinstance(node, ir.Count):
+        matches = _matcher(node.query)
+        return lambda frame: len(matches(frame))
+    if isinstance(node, ir.Fold):
+        return _fold(node)
+    return _cond(node)
+
+
+def _ref(node: ir.Ref) -> Fn:
+    root, path = node.root, node.path
+    if not path:
+        return lambda frame: frame.bindings.get(root)
+
+    def ref(frame: Frame) -> Any:
+        value = frame.bindings.get(root)
+        if isinstance(value, Record):
+            return value.get(path)
+        for part in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return ref
+
+
+def _arith(node: ir.Arith) -> Fn:
+    left, right = _expr(node.left), _expr(node.right)
+    subtract = node.op == "sub"
+
+    def arith(frame: Frame) -> Any:
+        a, b = left(frame), right(frame)
+        if a is None or b is None:
+            return None
+        return a - b if subtract else a + b
+
+    return arith
+
+
+def _matcher(query: ir.Query, first_only: bool = False) -> Callable[[Frame], list[Record]]:
+    """The records a query matches, in case order; the alias is bound while ``where`` is tested."""
+    types, alias = query.types, query.alias
+    where = _cond(query.where) if query.where is not None else None
+
+    def matches(frame: Frame) -> list[Record]:
+        candidates = frame.view.of_types(types)
+        if where is None:
+            return candidates[:1] if first_only else list(candidates)
+        found = []
+        bindings = frame.bindings
+        saved = bindings.get(alias, _UNBOUND)
+        try:
+            for candidate in candidates:
+                bindings[alias] = candidate
+                if where(frame):
+                    found.append(candidate)
+                    if first_only:
+                        break
+        finally:
+            _restore(bindings, alias, saved)
+        return found
+
+    return matches
+
+
+def _restore(bindings: dict[str, Any], name: str, saved: Any) -> None:
+    if saved is _UNBOUND:
+        bindings.pop(name, None)
+    else:
+        bindings[name] = saved
+
+
+_UNBOUND = object()
+
+
+def _pick(node: ir.Pick) -> Fn:
+    latest = node.which == "latest"
+    matches = _matcher(node.query, first_only=not latest)
+
+    def pick(frame: Frame) -> Any:
+        found = matches(frame)
+        if not found:
+            return None
+        chosen = found[-1] if latest else found[0]
+        frame.evidence.append(chosen)
+        return chosen
+
+    return pick
+
+
+def _fold(node: ir.Fold) -> Fn:
+    matches = _matcher(node.query)
+    initial = _expr(node.initial)
+    when = _cond(node.when) if node.when is not None else None
+    value = _expr(node.value)
+    alias = node.query.alias
+
+    def fold(frame: Frame) -> Any:
+        accumulator = initial(frame)
+        bindings = frame.bindings
+        saved_alias, saved_acc = bindings.get(alias, _UNBOUND), bindings.get("acc", _UNBOUND)
+        try:
+            for record in matches(frame):
+                bindings[alias], bindings["acc"] = record, accumulator
+                if when is None or when(frame):
+                    accumulator = value(frame)
+                    frame.evidence.append(record)
+        finally:
+            _restore(bindings, alias, saved_alias)
+            _restore(bindings, "acc", saved_acc)
+        return accumulator
+
+    return fold
+
+
+# --- closures for conditions ---------------------------------------------------------------------
+
+_ORDERING = {
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
+
+
+def _cond(node: ir.Cond) -> Fn:
+    if isinstance(node, ir.All):
+        items = [_cond(item) for item in node.items]
+        return lambda frame: all(item(frame) for item in items)
+    if isinstance(node, ir.AnyOf):
+        items = [_cond(item) for item in node.items]
+        return lambda frame: any(item(frame) for item in items)
+    if isinstance(node, ir.Not):
+        item = _cond(node.item)
+        return lambda frame: not item(frame)
+    if isinstance(node, ir.Compare):
+        return _compare(node)
+    if isinstance(node, ir.In):
+        item, options = _expr(node.item), _expr(node.options)
+
+        def member(frame: Frame) -> bool:
+            values = options(frame)
+            return values is not None and item(frame) in values
+
+        return member
+    if isinstance(node, ir.Intersects):
+        left, right = _expr(node.left), _expr(node.right)
+
+        def intersects(frame: Frame) -> bool:
+            a, b = left(frame), right(frame)
+            return bool(a) and bool(b) and not set(a).isdisjoint(b)
+
+        return intersects
+    if isinstance(node, ir.Present):
+        expr = _expr(node.expr)
+        if node.negate:
+            return lambda frame: expr(frame) is None
+        return lambda frame: expr(frame) is not None
+    if isinstance(node, ir.Exists):
+        return _exists(node)
+    if isinstance(node, ir.Order):
+        left, right = _expr(node.left), _expr(node.right)
+        before = node.op == "before"
+
+        def order(frame: Frame) -> bool:
+            a, b = left(frame), right(frame)
+            if not isinstance(a, Record) or not isinstance(b, Record):
+                return False
+            return a.seq < b.seq if before else a.seq > b.seq
+
+        return order
+    if isinstance(node, ir.Quantifier):
+        return _quantifier(node)
+    if isinstance(node, ir.Matches):
+        expr = _expr(node.expr)
+        pattern = re.compile(node.pattern, re.IGNORECASE)
+
+        def matches(frame: Frame) -> bool:
+            value = expr(frame)
+            return isinstance(value, str) and pattern.search(value) is not None
+
+        return matches
+    raise TypeError(f"not a condition: {node!r}")  # pragma: no cover - the compiler only builds these
+
+
+def _compare(node: ir.Compare) -> Fn:
+    left, right = _expr(node.left), _expr(node.right)
+    if node.op == "eq":
+        return lambda frame: left(frame) == right(frame)
+    if node.op == "ne":
+        return lambda frame: left(frame) != right(frame)
+    test = _ORDERING[node.op]
+
+    def compare(frame: Frame) -> bool:
+        a, b = left(frame), right(frame)
+        if a is None or b is None:
+            return False
+        return test(a, b)
+
+    return compare
+
+
+def _exists(node: ir.Exists) -> Fn:
+    if not node.negate:
+        first = _matcher(node.query, first_only=True)
+        return lambda frame: bool(first(frame))
+    matches = _matcher(node.query)
+
+    def none(frame: Frame) -> bool:
+        found = matches(frame)
+        frame.evidence.extend(found)
+        return not found
+
+    return none
+
+
+def _quantifier(node: ir.Quantifier) -> Fn:
+    items, where, alias = _expr(node.items), _cond(node.where), node.alias
+    every = node.kind == "every"
+
+    def quantify(frame: Frame) -> bool:
+        values = items(frame) or ()
+        bindings = frame.bindings
+        saved = bindings.get(alias, _UNBOUND)
+        try:
+            for value in values:
+                bindings[alias] = value
+                if where(frame) != every:
+                    return not every
+            return every
+        finally:
+            _restore(bindings, alias, saved)
+
+    return quantify
