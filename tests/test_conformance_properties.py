@@ -1,0 +1,76 @@
+"""Properties over random case histories: the two evaluators agree, and evaluation is well-behaved."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from serviceflow import Engine
+from serviceflow.config import Config
+from strategies import case_histories, nows
+from support import DURABLE_SKIP_REASON, durable_available
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def native() -> Engine:
+    return Engine.from_config(config=Config())
+
+
+@pytest.mark.durable
+@pytest.mark.skipif(not durable_available(), reason=DURABLE_SKIP_REASON)
+class TestEvaluatorsAgree:
+    @pytest.fixture(scope="class")
+    def durable(self) -> Any:
+        engine = Engine.from_config(config=Config(), evaluator="durable")
+        yield engine
+        engine.close()
+
+    @SETTINGS
+    @given(records=case_histories(), now=nows)
+    def test_durable_gives_the_native_findings_finding_for_finding(
+        self, native: Engine, durable: Engine, records: list[dict[str, Any]], now: datetime
+    ) -> None:
+        expected = native.evaluate(records, now)
+        actual = durable.evaluate(records, now)
+        assert actual.findings == expected.findings
+        assert actual.pending == expected.pending
+
+
+@SETTINGS
+@given(records=case_histories(), now=nows)
+def test_pending_findings_have_future_deadlines_and_violations_none(
+    native: Engine, records: list[dict[str, Any]], now: datetime
+) -> None:
+    evaluation = native.evaluate(records, now)
+    assert evaluation.input_errors == []
+    assert all(f.deadline is not None and f.deadline > now for f in evaluation.pending)
+    assert all(f.deadline is None for f in evaluation.findings)
+    assert all(f.evidence[0] == f.record_id for f in evaluation.findings + evaluation.pending)
+
+
+@SETTINGS
+@given(records=case_histories(), now=nows)
+def test_findings_do_not_depend_on_input_order_when_times_differ(
+    native: Engine, records: list[dict[str, Any]], now: datetime
+) -> None:
+    times = [datetime.fromisoformat(r["at"]) for r in records]
+    if len(set(times)) != len(times):
+        return  # equal times are ordered by input position, so order may legitimately matter
+    shuffled = list(records)
+    random.Random(len(records)).shuffle(shuffled)
+    first, second = native.evaluate(records, now), native.evaluate(shuffled, now)
+    assert first.findings == second.findings
+    assert first.pending == second.pending
+
+
+@SETTINGS
+@given(records=case_histories(), now=nows)
+def test_records_after_now_change_nothing(native: Engine, records: list[dict[str, Any]], now: datetime) -> None:
+    known = [r for r in records if datetime.fromisoformat(r["at"]) <= now]
+    assert native.evaluate(records, now).findings == native.evaluate(known, now).findings
