@@ -98,6 +98,13 @@ class Evaluation:
             return None
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
+    def fails(self, fail_on: str) -> bool:
+        """Whether a violation is at or above ``fail_on`` (a severity, or ``never``)."""
+        if fail_on == "never":
+            return False
+        threshold = Severity(fail_on).rank
+        return any(finding.severity.rank >= threshold for finding in self.findings)
+
     def summary(self) -> dict[str, Any]:
         by_policy = Counter(f.policy for f in self.findings)
         pending_by_policy = Counter(f.policy for f in self.pending)

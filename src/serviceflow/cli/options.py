@@ -1,0 +1,104 @@
+"""Options several commands share, and building an engine from them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from serviceflow.config import Config, find_config, load_config
+from serviceflow.engine import Engine
+from serviceflow.timeutil import parse_datetime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEBUG_KEY = "serviceflow.debug"
+DEBUG_ENV = "SERVICEFLOW_DEBUG"
+
+
+def debug_requested(ctx: click.Context | None) -> bool:
+    """``--debug`` anywhere on the command line, or ``SERVICEFLOW_DEBUG`` set to a true value."""
+    if os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    return bool(ctx is not None and ctx.find_root().meta.get(DEBUG_KEY))
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[DEBUG_KEY] = True
+
+
+def debug_option(function: F) -> F:
+    """``--debug``: show the traceback of any error (accepted by the group and every command)."""
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help=f"Show tracebacks for errors (or set {DEBUG_ENV}=1).",
+    )(function)
+
+
+def policy_source_options(function: F) -> F:
+    """``--policies``, ``--config`` and ``--no-bundled``: which policies run, and how they are set."""
+    function = click.option(
+        "--no-bundled",
+        is_flag=True,
+        help="Leave out the bundled core policies (overrides 'bundled' in the configuration).",
+    )(function)
+    function = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Configuration file (serviceflow.toml or pyproject.toml). "
+        "Default: the nearest one above the working directory.",
+    )(function)
+    function = click.option(
+        "--policies",
+        "policy_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="PATH",
+        help="Extra policy file or directory (repeatable).",
+    )(function)
+    return function
+
+
+def parse_datetime_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Click callback: an RFC 3339 date-time that carries ``Z`` or an offset, or ``None`` if not given."""
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an RFC 3339 date-time with an offset (e.g. 2024-05-01T09:30:00Z)",
+            ctx=ctx,
+            param=param,
+        ) from None
+
+
+def load_user_config(config_path: Path | None) -> Config:
+    """The named configuration file, or the nearest one above the working directory, or defaults."""
+    return load_config(config_path if config_path is not None else find_config(Path.cwd()))
+
+
+def build_engine(
+    config: Config,
+    policy_paths: Sequence[Path],
+    no_bundled: bool,
+    evaluator: str | None = None,
+) -> Engine:
+    """The engine the options describe; ``evaluator`` ``None`` means the configuration's choice."""
+    return Engine.from_config(
+        policy_paths=policy_paths,
+        config=config,
+        evaluator=evaluator,
+        bundled=False if no_bundled else None,
+    )

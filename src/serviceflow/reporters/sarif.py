@@ -1,0 +1,154 @@
+"""SARIF 2.1.0, for code-scanning dashboards (GitHub code scanning, Azure DevOps, IDE viewers).
+
+* ``tool.driver.rules``: one rule per policy that ran (id, name = title, short description = title,
+  full description = rationale, default level from the effective severity), plus a bare rule for any
+  policy that reported but was not passed in.
+* ``results``: one per violation, level error/warning/note, located at the subject record's file and
+  line, with the case as a logical location and ``partialFingerprints`` built from
+  (policy, case, record) so that dashboards track a finding across runs.
+* Pending obligations are **not results**: they are not problems yet, and a code-scanning dashboard
+  would open an alert for each. They are kept, with their deadlines, in ``runs[0].properties.pending``.
+* Input errors are ``invocations[0].toolExecutionNotifications`` (level error), the place SARIF gives
+  to problems the tool had reading its input; ``executionSuccessful`` stays true because the other
+  records were evaluated.
+
+File names are written as given on the command line (relative paths stay relative, which is what
+code scanning expects when run from the repository root); absolute paths become ``file://`` URIs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import quote
+
+from serviceflow.errors import InputError, Location, RecordError
+from serviceflow.findings import Evaluation, Finding, Severity
+from serviceflow.reporters.base import PolicyInfo, ReportOptions
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT_KEY = "serviceflowFinding/v1"
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def render_sarif(evaluation: Evaluation, options: ReportOptions) -> str:
+    """A SARIF log with one run."""
+    return json.dumps(sarif_log(evaluation, options), indent=2, ensure_ascii=False) + "\n"
+
+
+def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict."""
+    from serviceflow import __version__
+
+    rules, index = _rules(options.policies, evaluation.findings)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "serviceflow",
+                "version": __version__,
+                "rules": rules,
+            }
+        },
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [_notification(error) for error in evaluation.input_errors],
+            }
+        ],
+        "results": [_result(finding, index[finding.policy]) for finding in evaluation.findings],
+        "properties": {
+            "summary": evaluation.summary(),
+            "pending": [finding.to_dict() for finding in evaluation.pending],
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def artifact_uri(file: str) -> str:
+    """A URI reference for a record file: relative paths stay relative, absolute ones become file URIs."""
+    path = PurePath(file)
+    if path.is_absolute():
+        return path.as_uri()
+    return quote(path.as_posix(), safe="/")
+
+
+def _rules(
+    policies: Sequence[PolicyInfo], findings: Sequence[Finding]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for policy in policies:
+        if policy.id not in index:
+            index[policy.id] = len(rules)
+            rules.append(_rule(policy))
+    for finding in findings:
+        if finding.policy not in index:
+            index[finding.policy] = len(rules)
+            rules.append({"id": finding.policy, "defaultConfiguration": {"level": _LEVELS[finding.severity]}})
+    return rules, index
+
+
+def _rule(policy: PolicyInfo) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "name": policy.title,
+        "shortDescription": {"text": policy.title},
+        "fullDescription": {"text": policy.rationale},
+        "defaultConfiguration": {"level": _LEVELS[Severity(policy.severity)]},
+    }
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "logicalLocations": [
+            {"name": finding.case_id, "fullyQualifiedName": f"{finding.case_id}/{finding.record_id}"}
+        ]
+    }
+    physical = _physical_location(finding.origin)
+    if physical is not None:
+        location["physicalLocation"] = physical
+    properties: dict[str, Any] = {
+        "case_id": finding.case_id,
+        "record_id": finding.record_id,
+        "severity": finding.severity.value,
+        "evidence": list(finding.evidence),
+    }
+    deadline = finding.to_dict().get("deadline")
+    if deadline is not None:
+        properties["deadline"] = deadline
+    return {
+        "ruleId": finding.policy,
+        "ruleIndex": rule_index,
+        "level": _LEVELS[finding.severity],
+        "message": {"text": finding.message},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: f"{finding.policy}:{finding.case_id}:{finding.record_id}"},
+        "properties": properties,
+    }
+
+
+def _notification(error: InputError) -> dict[str, Any]:
+    notification: dict[str, Any] = {
+        "level": "error",
+        "message": {"text": error.message},
+        "descriptor": {"id": "invalid-record" if isinstance(error, RecordError) else "unreadable-input"},
+    }
+    physical = _physical_location(error.location)
+    if physical is not None:
+        notification["locations"] = [{"physicalLocation": physical}]
+    if error.location.pointer is not None:
+        notification["properties"] = {"pointer": error.location.pointer or "/"}
+    return notification
+
+
+def _physical_location(location: Location | None) -> dict[str, Any] | None:
+    # Records read from stdin have no artifact a viewer could open.
+    if location is None or location.file is None or location.file.startswith("<"):
+        return None
+    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(location.file)}}
+    if location.line is not None:
+        physical["region"] = {"startLine": location.line}
+    return physical

@@ -1,0 +1,128 @@
+"""The human report: findings grouped by case, the way a team lead reads a queue.
+
+Each case gets a header, then its violations (most severe first) and its pending obligations with
+their deadlines; a summary line ends the report. Input errors are not repeated here (the CLI prints
+them on stderr as they are); the summary counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import groupby
+from typing import Any
+
+from serviceflow.errors import RecordError
+from serviceflow.findings import Evaluation, Finding, Severity, Status
+from serviceflow.reporters.base import ReportOptions, place, plural, severities_by_rank
+from serviceflow.timeutil import format_datetime
+
+_SEVERITY_COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+_PENDING_COLOR = "cyan"
+_LABEL_WIDTH = len("pending")
+
+
+def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
+    """Findings by case, then a one-line summary."""
+    style = _Style(options.color)
+    everything = [*evaluation.findings, *evaluation.pending]
+    policy_width = max((len(finding.policy) for finding in everything), default=0)
+    lines: list[str] = []
+    for case_id, case_findings in groupby(sorted(everything, key=_case_order), key=lambda f: f.case_id):
+        findings = list(case_findings)
+        violations = [f for f in findings if f.status is Status.VIOLATION]
+        pending = [f for f in findings if f.status is Status.PENDING]
+        counts = [plural(len(violations), "violation")] if violations else []
+        if pending:
+            counts.append(f"{len(pending)} pending")
+        lines.append(f"{style.bold(f'case {case_id}')}  ({', '.join(counts)})")
+        for finding in findings:
+            lines.extend(_finding_lines(finding, policy_width, style))
+        lines.append("")
+    lines.append(style.summary(summary_line(evaluation), failed=bool(evaluation.findings)))
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(evaluation: Evaluation) -> str:
+    """``3 violations (3 error) and 1 pending in 2 of 5 cases; 1 invalid record``."""
+    text = plural(len(evaluation.findings), "violation")
+    by_severity = severities_by_rank(evaluation.findings)
+    if by_severity:
+        text += " (" + ", ".join(f"{count} {severity.value}" for severity, count in by_severity) + ")"
+    affected = len({f.case_id for f in (*evaluation.findings, *evaluation.pending)})
+    text += f" and {len(evaluation.pending)} pending in {affected} of {plural(evaluation.cases, 'case')}"
+    invalid = sum(1 for error in evaluation.input_errors if isinstance(error, RecordError))
+    unreadable = len(evaluation.input_errors) - invalid
+    problems = _nonzero([(invalid, "invalid record"), (unreadable, "unreadable source")])
+    return "; ".join([text, *problems])
+
+
+def _nonzero(counts: Iterable[tuple[int, str]]) -> list[str]:
+    return [plural(count, noun) for count, noun in counts if count]
+
+
+def _case_order(finding: Finding) -> tuple[str, int, int, float, str, int, str, str]:
+    """Within a case: violations, most severe first, then pending obligations, soonest deadline first.
+
+    Ties are broken by where the record sits in the input, which usually follows the case's story.
+    """
+    pending = finding.status is Status.PENDING
+    deadline = finding.deadline.timestamp() if finding.deadline is not None else float("inf")
+    origin = finding.origin
+    return (
+        finding.case_id,
+        1 if pending else 0,
+        0 if pending else -finding.severity.rank,
+        deadline if pending else 0.0,
+        (origin.file or "") if origin is not None else "",
+        (origin.line or 0) if origin is not None else 0,
+        finding.policy,
+        finding.record_id,
+    )
+
+
+def _finding_lines(finding: Finding, policy_width: int, style: _Style) -> list[str]:
+    if finding.status is Status.PENDING:
+        label = style.color("pending".ljust(_LABEL_WIDTH), _PENDING_COLOR)
+    else:
+        label = style.color(finding.severity.value.ljust(_LABEL_WIDTH), _SEVERITY_COLORS[finding.severity])
+    head = f"  {label}  {finding.policy.ljust(policy_width)}  record {finding.record_id}"
+    where = place(finding.origin)
+    if where:
+        head += "  " + style.dim(where)
+    lines = [head.rstrip(), f"      {finding.message}"]
+    if finding.deadline is not None and format_datetime(finding.deadline) not in finding.message:
+        word = "due by" if finding.status is Status.PENDING else "deadline was"
+        lines.append(f"      {word} {format_datetime(finding.deadline)}")
+    if len(finding.evidence) > 1:
+        lines.append(f"      evidence: {', '.join(finding.evidence)}")
+    return lines
+
+
+class _Style:
+    """ANSI styling through ``click.style``, or none at all.
+
+    click is imported only when colour is asked for, so that adapters other than the CLI (a web
+    service rendering JSON or SARIF) can use the reporters without it.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _style(self, text: str, **styles: Any) -> str:
+        if not self.enabled:
+            return text
+        import click
+
+        return click.style(text, **styles)
+
+    def color(self, text: str, fg: str) -> str:
+        return self._style(text, fg=fg, bold=True)
+
+    def bold(self, text: str) -> str:
+        return self._style(text, bold=True)
+
+    def dim(self, text: str) -> str:
+        return self._style(text, dim=True)
+
+    def summary(self, text: str, failed: bool) -> str:
+        return self._style(text, fg="red" if failed else "green", bold=True)
