@@ -1,0 +1,349 @@
+"""The record schemas: where they live, how they are loaded, and what can be derived from them.
+
+There is one JSON Schema (draft 2020-12) per record type, each referring to a shared envelope. They ship
+inside the wheel at ``serviceflow/_bundled/schemas/`` and live at ``<repo>/schemas`` in a source checkout.
+Plugins may add record types (``load_schemas(extra=...)``); everything that depends on a type's shape, such
+as which fields hold date-times, is derived by walking its schema rather than written down twice, so
+plugin types get the same treatment as the bundled ones.
+
+``$ref`` is resolved only against the schemas loaded here: nothing is ever fetched over the network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from serviceflow.errors import Location, ServiceflowError
+from serviceflow.timeutil import parse_datetime
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
+
+__all__ = [
+    "ENVELOPE_ID",
+    "ITEMS",
+    "DateTimeFields",
+    "FieldPath",
+    "SchemaSet",
+    "bundled_schema_dir",
+    "datetime_paths",
+    "declared_properties",
+    "is_rfc3339_datetime",
+    "load_schemas",
+]
+
+ENVELOPE_ID = "https://serviceflow.dev/schemas/envelope.schema.json"
+#: The path segment that stands for "every element of this array" in a field path.
+ITEMS = "[]"
+
+FieldPath = tuple[str, ...]
+
+# RFC 3339 section 5.6 ``date-time``, ASCII digits only, seconds and an offset required. Python's
+# ``\d`` would accept other scripts' digits, and ``$`` would accept a trailing newline.
+_RFC3339_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+
+# Keywords whose subschemas apply to the same instance location as the schema holding them.
+_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
+_IN_PLACE_SINGLE = ("if", "then", "else")
+
+
+def bundled_schema_dir() -> Path:
+    """The directory holding ``envelope.schema.json`` and one ``<type>.schema.json`` per record type.
+
+    An installed wheel carries the schemas as package data; a source checkout (or an editable install,
+    which has no copy) uses the repository's ``schemas/`` directory, so editing a schema takes effect
+    without reinstalling.
+    """
+    try:
+        packaged = resources.files("serviceflow").joinpath("_bundled", "schemas")
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - serviceflow is importable here
+        packaged = None
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "schemas"
+    if checkout.is_dir():
+        return checkout
+    raise ServiceflowError(  # pragma: no cover - only a broken installation gets here
+        f"the bundled record schemas are missing (looked in {packaged} and {checkout})"
+    )
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            schema = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ServiceflowError(f"cannot load record schema: {exc}", Location(file=str(path))) from exc
+    if not isinstance(schema, dict):
+        raise ServiceflowError("a record schema must be a JSON object", Location(file=str(path)))
+    return schema
+
+
+class SchemaSet(Mapping[str, dict[str, Any]]):
+    """Record type name -> JSON Schema, plus the offline registry that resolves their ``$ref``.
+
+    ``registry`` (a :class:`referencing.Registry`) and ``resources`` (URI -> schema, for
+    :mod:`jsonschema_rs`) hold the envelope and every schema that has an ``$id``. Facts derived from a
+    type's schema (its date-time fields, the properties it declares) are computed once and cached.
+    """
+
+    def __init__(self, schemas: Mapping[str, dict[str, Any]], envelope: dict[str, Any]) -> None:
+        self._schemas = dict(schemas)
+        self.envelope = envelope
+        self.resources: dict[str, dict[str, Any]] = {envelope.get("$id", ENVELOPE_ID): envelope}
+        for schema in self._schemas.values():
+            if isinstance(schema.get("$id"), str):
+                self.resources[schema["$id"]] = schema
+        # A Registry without a ``retrieve`` callable never fetches: unknown URIs are Unresolvable.
+        self.registry: Registry = (
+            Registry()
+            .with_resources(
+                (uri, DRAFT202012.create_resource(schema)) for uri, schema in self.resources.items()
+            )
+            .crawl()
+        )
+        self._date_time_fields: dict[str, DateTimeFields] = {}
+        self._declared: dict[str, dict[FieldPath, frozenset[str]]] = {}
+
+    def __getitem__(self, type_name: str) -> dict[str, Any]:
+        return self._schemas[type_name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._schemas)
+
+    def __len__(self) -> int:
+        return len(self._schemas)
+
+    def __repr__(self) -> str:
+        return f"SchemaSet({sorted(self._schemas)})"
+
+    def date_time_fields(self, type_name: str) -> DateTimeFields:
+        """The date-time fields of ``type_name``, ready to parse a record's strings (cached)."""
+        fields = self._date_time_fields.get(type_name)
+        if fields is None:
+            fields = DateTimeFields(datetime_paths(self._schemas[type_name], self.registry))
+            self._date_time_fields[type_name] = fields
+        return fields
+
+    def declared_properties(self, type_name: str) -> dict[FieldPath, frozenset[str]]:
+        """For each object location of ``type_name``, the property names its schema declares (cached)."""
+        declared = self._declared.get(type_name)
+        if declared is None:
+            declared = declared_properties(self._schemas[type_name], self.registry)
+            self._declared[type_name] = declared
+        return declared
+
+
+def load_schemas(extra: Mapping[str, dict[str, Any]] | None = None) -> SchemaSet:
+    """Load the bundled record schemas, plus ``extra`` ones (type name -> schema) from plugins.
+
+    An extra schema may refer to the envelope by its ``$id``
+    (``https://serviceflow.dev/schemas/envelope.schema.json``). An extra type with the name of a bundled
+    one replaces it. An extra schema that is not a valid draft 2020-12 schema raises ServiceflowError.
+    """
+    directory = bundled_schema_dir()
+    envelope = _read_schema(directory / "envelope.schema.json")
+    schemas: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.schema.json")):
+        type_name = path.name.removesuffix(".schema.json")
+        if type_name != "envelope":
+            schemas[type_name] = _read_schema(path)
+    if extra:
+        # Imported here: jsonschema is slow to import and only plugin schemas need checking.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        for type_name, schema in extra.items():
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                raise ServiceflowError(
+                    f"the schema of record type {type_name!r} is invalid: {exc.message}"
+                ) from exc
+            schemas[type_name] = dict(schema)
+    return SchemaSet(schemas, envelope)
+
+
+def _bundled_registry() -> Registry:
+    return load_schemas().registry
+
+
+def _schema_nodes(
+    schema: Mapping[str, Any], registry: Registry
+) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
+    """Every subschema that applies at some instance location, with that location as a field path.
+
+    Follows ``$ref`` (through ``registry``), the in-place applicators (allOf, anyOf, oneOf, if/then/else,
+    dependentSchemas), ``properties`` and array ``items``. Positional ``prefixItems`` and
+    ``additionalProperties``/``patternProperties`` are not followed: their locations have no fixed name.
+    A ``$ref`` already being walked further up is not entered again, so recursive schemas terminate.
+    """
+    resolver = registry.resolver_with_root(DRAFT202012.create_resource(schema))
+    yield from _walk(schema, resolver, (), frozenset())
+
+
+def _walk(
+    node: Any, resolver: Resolver, path: FieldPath, active: frozenset[int]
+) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
+    if not isinstance(node, Mapping) or id(node) in active:
+        return
+    active = active | {id(node)}
+    if isinstance(node.get("$id"), str):
+        resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+    yield path, node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        try:
+            resolved = resolver.lookup(ref)
+        except Unresolvable as exc:
+            raise ServiceflowError(f"cannot resolve $ref {ref!r} (schemas are never fetched): {exc}") from exc
+        yield from _walk(resolved.contents, resolved.resolver, path, active)
+    for keyword in _IN_PLACE_LISTS:
+        for subschema in node.get(keyword) or ():
+            yield from _walk(subschema, resolver, path, active)
+    for keyword in _IN_PLACE_SINGLE:
+        yield from _walk(node.get(keyword), resolver, path, active)
+    dependent = node.get("dependentSchemas")
+    if isinstance(dependent, Mapping):
+        for subschema in dependent.values():
+            yield from _walk(subschema, resolver, path, active)
+    properties = node.get("properties")
+    if isinstance(properties, Mapping):
+        for name, subschema in properties.items():
+            yield from _walk(subschema, resolver, (*path, name), active)
+    yield from _walk(node.get("items"), resolver, (*path, ITEMS), active)
+
+
+def datetime_paths(schema: Mapping[str, Any], registry: Registry | None = None) -> tuple[FieldPath, ...]:
+    """The paths of the fields with ``format: date-time`` in records following ``schema``.
+
+    ``("at",)``, ``("window", "start")``, ``("materials", "[]", "eta")``: a ``"[]"`` segment means every
+    element of an array. ``registry`` resolves ``$ref`` (the bundled schemas' registry by default).
+    """
+    found = (
+        path
+        for path, node in _schema_nodes(schema, registry if registry is not None else _bundled_registry())
+        if node.get("format") == "date-time"
+    )
+    return tuple(dict.fromkeys(found))
+
+
+def declared_properties(
+    schema: Mapping[str, Any], registry: Registry | None = None
+) -> dict[FieldPath, frozenset[str]]:
+    """For each object location in ``schema`` (a field path), the property names declared there.
+
+    Used to name exactly which keys of an object are not allowed, whatever ``$ref`` and applicators
+    the schema uses to declare the allowed ones.
+    """
+    declared: dict[FieldPath, set[str]] = {}
+    for path, node in _schema_nodes(schema, registry if registry is not None else _bundled_registry()):
+        properties = node.get("properties")
+        if isinstance(properties, Mapping):
+            declared.setdefault(path, set()).update(properties)
+    return {path: frozenset(names) for path, names in declared.items()}
+
+
+def is_rfc3339_datetime(value: object) -> bool:
+    """The ``date-time`` format of record schemas; jsonschema checks it with exactly this function.
+
+    RFC 3339 with ``T``, seconds and ``Z`` or an offset, naming a real instant that
+    :func:`~serviceflow.timeutil.parse_datetime` accepts: no leap second, no year 0, no 30 February.
+    Values that are not strings pass, as JSON Schema formats only constrain strings.
+    """
+    if not isinstance(value, str):
+        return True
+    if _RFC3339_DATETIME.fullmatch(value) is None:
+        return False
+    try:
+        parse_datetime(value)
+    except ValueError:
+        return False
+    return True
+
+
+class DateTimeFields:
+    """Turns the date-time strings at known field paths of a record into aware datetimes.
+
+    Built once per record type from :func:`datetime_paths`. :meth:`parse` copies only the containers on
+    those paths, so the caller's dict is never changed and the cost stays proportional to the number of
+    date-time fields, not to the size of the record.
+    """
+
+    __slots__ = ("_tree", "paths")
+
+    def __init__(self, paths: tuple[FieldPath, ...]) -> None:
+        self.paths = paths
+        # A tree of path segments; an empty dict marks a date-time field.
+        self._tree: dict[str, dict[str, Any]] = {}
+        for path in paths:
+            node = self._tree
+            for segment in path:
+                node = node.setdefault(segment, {})
+
+    def parse(self, data: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
+        """A copy of ``data`` whose date-time strings are datetimes.
+
+        ``strict`` raises ValueError for a string that is not :func:`is_rfc3339_datetime`. Otherwise
+        such a string is left alone: after validation that happens only where the schema allows a
+        non-date-time alternative (``anyOf``) for a date-time field.
+        """
+        parsed: dict[str, Any] = _parse_tree(data, self._tree, strict)
+        return parsed
+
+    def format(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The inverse of :meth:`parse`: a copy of ``fields`` with its datetimes as RFC 3339 strings."""
+        formatted: dict[str, Any] = _format_tree(fields, self._tree)
+        return formatted
+
+
+def _format_tree(value: Any, tree: dict[str, dict[str, Any]]) -> Any:
+    if not tree:
+        return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, dict):
+        copied = dict(value)
+        for key, subtree in tree.items():
+            if key in copied:
+                copied[key] = _format_tree(copied[key], subtree)
+        return copied
+    if isinstance(value, list) and ITEMS in tree:
+        subtree = tree[ITEMS]
+        return [_format_tree(element, subtree) for element in value]
+    return value
+
+
+def _parse_tree(value: Any, tree: dict[str, dict[str, Any]], strict: bool) -> Any:
+    if not tree:
+        if isinstance(value, str):
+            if strict and _RFC3339_DATETIME.fullmatch(value) is None:
+                raise ValueError(f"not an RFC 3339 date-time: {value!r}")
+            try:
+                return parse_datetime(value)
+            except ValueError:
+                if strict:
+                    raise
+                return value
+        return value
+    if isinstance(value, dict):
+        copied = dict(value)
+        for key, subtree in tree.items():
+            if key in copied:
+                copied[key] = _parse_tree(copied[key], subtree, strict)
+        return copied
+    if isinstance(value, list) and ITEMS in tree:
+        subtree = tree[ITEMS]
+        return [_parse_tree(element, subtree, strict) for element in value]
+    return value
