@@ -23,7 +23,8 @@ from serviceflow.evaluators.base import Evaluator
 from serviceflow.evaluators.native import NativeEvaluator
 from serviceflow.findings import Evaluation
 from serviceflow.policy import CompiledPolicy, PolicyDefinition, bundled_policy_dir, load_policies
-from serviceflow.records import CaseStore, Record, RecordValidator, read_sources
+from serviceflow.records import CaseStore, RawItem, Record, RecordValidator
+from serviceflow.records.reader import expand_sources, read_source
 
 ProgressCallback = Callable[[int], None]
 PROGRESS_EVERY = 10_000
@@ -96,7 +97,7 @@ class Engine:
         Invalid records are reported in ``input_errors`` and skipped; the others are still evaluated.
         """
         _require_aware(now)
-        store = CaseStore()
+        store = CaseStore(self.validator.schemas)
         evaluation = Evaluation(now=now)
         for index, item in enumerate(records, start=1):
             if isinstance(item, Record):
@@ -119,19 +120,22 @@ class Engine:
         now: datetime,
         stdin: BinaryIO | None = None,
         on_progress: ProgressCallback | None = None,
+        input_format: str | None = None,
     ) -> Evaluation:
         """Read record files (JSON Lines, JSON arrays, ``.gz``, ``-`` for stdin), validate, evaluate.
 
-        A malformed or invalid record, or an unreadable file, is reported and skipped; every other
-        record is still evaluated.
+        ``input_format`` names an importer (:mod:`serviceflow.importers`) that maps another format, such
+        as a help desk's event log, to records. A malformed or invalid record, or an unreadable file, is
+        reported and skipped; every other record is still evaluated.
         """
+        reader = select_reader(input_format)
         _require_aware(now)
-        store = CaseStore()
+        store = CaseStore(self.validator.schemas)
         evaluation = Evaluation(now=now)
         read = 0
-        for source in sources:
+        for source in expand_sources(sources) if input_format in (None, "records") else sources:
             try:
-                for item in read_sources([source], stdin=stdin):
+                for item in reader([source], stdin):
                     read += 1
                     if on_progress is not None and read % PROGRESS_EVERY == 0:
                         on_progress(read)
@@ -178,6 +182,18 @@ class Engine:
         self.close()
 
 
+Reader = Callable[[Sequence[str | Path], BinaryIO | None], Iterable[RawItem]]
+
+
+def select_reader(input_format: str | None) -> Reader:
+    """serviceflow's own record format by default, or a named importer."""
+    if input_format is None or input_format == "records":
+        return lambda sources, stdin: (item for source in sources for item in read_source(source, stdin))
+    from serviceflow.importers import get_importer
+
+    return get_importer(input_format)
+
+
 def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> list[CompiledPolicy]:
     """Apply the user's per-policy settings; settings for an unknown policy id are an error."""
     known = {definition.id for definition in definitions}
@@ -197,7 +213,9 @@ def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> li
         except PolicyError as exc:
             raise ConfigError(
                 exc.message,
-                Location(str(config.source) if config.source else None, None, f"/policies/{definition.id}/params"),
+                Location(
+                    str(config.source) if config.source else None, None, f"/policies/{definition.id}/params"
+                ),
             ) from None
     return compiled
 
