@@ -184,9 +184,13 @@ class _Compiler:
         for match in _PLACEHOLDER.finditer(text):
             root = match.group(1)
             if root not in scope:
-                raise self.error(f"message placeholder '{{{match.group(0)[1:-1]}}}' names unknown '{root}'", pointer)
+                raise self.error(
+                    f"message placeholder '{{{match.group(0)[1:-1]}}}' names unknown '{root}'", pointer
+                )
             if root == "params" and match.group(2)[1:] not in self.params:
-                raise self.error(f"message placeholder names unknown parameter '{match.group(2)[1:]}'", pointer)
+                raise self.error(
+                    f"message placeholder names unknown parameter '{match.group(2)[1:]}'", pointer
+                )
 
     def query(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
         types = data["type"]
@@ -207,7 +211,9 @@ class _Compiler:
 
     def condition(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Cond:
         if not isinstance(data, dict) or len(data) != 1:
-            raise self.error("a condition is an object with exactly one operator key, such as eq or exists", pointer)
+            raise self.error(
+                "a condition is an object with exactly one operator key, such as eq or exists", pointer
+            )
         ((op, arg),) = data.items()
         here = f"{pointer}/{op}"
         if op in ("all", "any"):
@@ -236,12 +242,18 @@ class _Compiler:
             left, right = self.pair(arg, here, scope, op)
             return ir.Order(op, left, right)
         if op in ("every", "some"):
-            if not isinstance(arg, dict) or set(arg) - {"in", "as", "where"} or not {"in", "where"} <= set(arg):
-                raise self.error(f"'{op}' takes an object with 'in' (a list), 'where' and optional 'as'", here)
+            if (
+                not isinstance(arg, dict)
+                or set(arg) - {"in", "as", "where"}
+                or not {"in", "where"} <= set(arg)
+            ):
+                raise self.error(
+                    f"'{op}' takes an object with 'in' (a list), 'where' and optional 'as'", here
+                )
             alias = arg.get("as", "item")
-            items = self.expr(arg["in"], f"{here}/in", scope)
+            listed = self.expr(arg["in"], f"{here}/in", scope)
             where = self.conditions(arg["where"], f"{here}/where", scope | {alias})
-            return ir.Quantifier(op, items, alias, where)
+            return ir.Quantifier(op, listed, alias, where)
         if op == "matches":
             value, pattern = self.pair(arg, here, scope, op, literal_right=True)
             if not isinstance(pattern, ir.Lit) or not isinstance(pattern.value, str):
@@ -258,7 +270,10 @@ class _Compiler:
         if unknown or "type" not in data:
             raise self.error("a query is an object with 'type' and optional 'where' and 'as'", pointer)
         types = data["type"]
-        if not (isinstance(types, str) or (isinstance(types, list) and types and all(isinstance(t, str) for t in types))):
+        if not (
+            isinstance(types, str)
+            or (isinstance(types, list) and types and all(isinstance(t, str) for t in types))
+        ):
             raise self.error("a query's 'type' is a record type or a list of them", f"{pointer}/type")
         return self.query(data, pointer, scope)
 
@@ -312,7 +327,9 @@ class _Compiler:
         allowed = {"over", "initial", "when", "value"}
         if set(arg) - allowed or not {"over", "initial", "value"} <= set(arg):
             raise self.error("'fold' takes 'over' (a query), 'initial', 'value' and optional 'when'", pointer)
-        query = self.query_checked(self.need_dict(arg["over"], f"{pointer}/over", "over"), f"{pointer}/over", scope)
+        query = self.query_checked(
+            self.need_dict(arg["over"], f"{pointer}/over", "over"), f"{pointer}/over", scope
+        )
         inner = scope | {query.alias, "acc"}
         when = self.conditions(arg["when"], f"{pointer}/when", inner) if "when" in arg else None
         return ir.Fold(
@@ -335,5 +352,7 @@ class _Compiler:
                 raise self.error(f"unknown parameter in {text!r} (parameters: {known})", pointer)
             return ir.Lit(self.params[path[0]])
         if root not in scope:
-            raise self.error(f"unknown name '{root}' in {text!r} (in scope: {', '.join(sorted(scope))})", pointer)
+            raise self.error(
+                f"unknown name '{root}' in {text!r} (in scope: {', '.join(sorted(scope))})", pointer
+            )
         return ir.Ref(root, path)
