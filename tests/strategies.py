@@ -13,7 +13,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 BASE = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
-ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+ZONES = [
+    UTC,
+    timezone(timedelta(hours=2)),
+    timezone(timedelta(hours=-5)),
+    timezone(timedelta(hours=5, minutes=30)),
+]
 FLAGS = ["values_in_question", "policy_question", "next_steps_unclear", "customer_dissatisfied"]
 STATUSES = ["open", "pending", "on_hold", "solved", "closed", "reopened"]
 
@@ -45,7 +50,9 @@ def _record(kind: str, draw: Any) -> dict[str, Any]:
         if draw(st.booleans()):
             record["resource"] = draw(resources)
     elif kind == "reschedule":
-        record.update(commitment_id=draw(commitment_ids), new_due=draw(times), customer_agreed=draw(st.booleans()))
+        record.update(
+            commitment_id=draw(commitment_ids), new_due=draw(times), customer_agreed=draw(st.booleans())
+        )
     elif kind == "fulfillment":
         record["commitment_id"] = draw(commitment_ids)
     elif kind == "escalation":
@@ -61,8 +68,18 @@ def _record(kind: str, draw: Any) -> dict[str, Any]:
     return record
 
 
-KINDS = ["contact", "capacity_check", "commitment", "reschedule", "fulfillment", "escalation",
-         "confirmation", "status_change", "concession", "note"]
+KINDS = [
+    "contact",
+    "capacity_check",
+    "commitment",
+    "reschedule",
+    "fulfillment",
+    "escalation",
+    "confirmation",
+    "status_change",
+    "concession",
+    "note",
+]
 
 
 @st.composite

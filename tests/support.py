@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 DURABLE_SKIP_REASON = (
-    "the durable evaluator needs durable-rules (pip install '.[durable]'), which installs on CPython 3.11 and 3.12"
+    "the durable evaluator needs durable-rules (pip install '.[durable]'), "
+    "which installs on CPython 3.11 and 3.12"
 )
 
 

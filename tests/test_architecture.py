@@ -5,8 +5,22 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ["click", "flask", "fastapi", "starlette", "aiohttp", "requests", "httpx", "psycopg", "psycopg2",
-             "redis", "pika", "sqlalchemy", "nats", "paho"]
+FORBIDDEN = [
+    "click",
+    "flask",
+    "fastapi",
+    "starlette",
+    "aiohttp",
+    "requests",
+    "httpx",
+    "psycopg",
+    "psycopg2",
+    "redis",
+    "pika",
+    "sqlalchemy",
+    "nats",
+    "paho",
+]
 
 CORE_MODULES = [
     "serviceflow",

@@ -11,10 +11,18 @@ from serviceflow.config import find_config, load_config
 from serviceflow.timeutil import parse_datetime
 from support import with_defaults
 
-FLAGGED = with_defaults([
-    {"id": "t", "type": "contact", "at": "2024-05-07T08:00:00Z", "direction": "inbound", "flags": ["policy_question"]},
-    {"id": "e", "type": "escalation", "at": "2024-05-07T11:00:00Z", "reason": "r", "to": "supervisor"},
-])
+FLAGGED = with_defaults(
+    [
+        {
+            "id": "t",
+            "type": "contact",
+            "at": "2024-05-07T08:00:00Z",
+            "direction": "inbound",
+            "flags": ["policy_question"],
+        },
+        {"id": "e", "type": "escalation", "at": "2024-05-07T11:00:00Z", "reason": "r", "to": "supervisor"},
+    ]
+)
 
 
 def test_parameters_and_severity_come_from_serviceflow_toml(tmp_path: Path) -> None:
@@ -38,7 +46,9 @@ def test_a_disabled_policy_does_not_run(tmp_path: Path) -> None:
 
 
 def test_tool_serviceflow_in_pyproject_is_found_from_a_subdirectory(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.serviceflow]\nfail-on = "warning"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.serviceflow]\nfail-on = "warning"\n'
+    )
     nested = tmp_path / "exports" / "2024"
     nested.mkdir(parents=True)
     found = find_config(nested)

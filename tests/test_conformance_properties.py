@@ -71,6 +71,8 @@ def test_findings_do_not_depend_on_input_order_when_times_differ(
 
 @SETTINGS
 @given(records=case_histories(), now=nows)
-def test_records_after_now_change_nothing(native: Engine, records: list[dict[str, Any]], now: datetime) -> None:
+def test_records_after_now_change_nothing(
+    native: Engine, records: list[dict[str, Any]], now: datetime
+) -> None:
     known = [r for r in records if datetime.fromisoformat(r["at"]) <= now]
     assert native.evaluate(records, now).findings == native.evaluate(known, now).findings

@@ -25,7 +25,9 @@ def test_example_lints_with_its_expected_findings(expected_file: Path, evaluator
     expected = json.loads(expected_file.read_text())
     engine = Engine.from_config(config=Config(), evaluator=evaluator_name)
     try:
-        evaluation = engine.lint([expected_file.parent / expected["records"]], now=parse_datetime(expected["now"]))
+        evaluation = engine.lint(
+            [expected_file.parent / expected["records"]], now=parse_datetime(expected["now"])
+        )
     finally:
         engine.close()
     assert evaluation.input_errors == []
@@ -34,5 +36,6 @@ def test_example_lints_with_its_expected_findings(expected_file: Path, evaluator
         for f in evaluation.findings + evaluation.pending
     )
     assert actual == sorted(
-        (item["policy"], item["record_id"], item["status"], item.get("deadline")) for item in expected["findings"]
+        (item["policy"], item["record_id"], item["status"], item.get("deadline"))
+        for item in expected["findings"]
     )

@@ -45,9 +45,11 @@ def error_of(text: str) -> PolicyError:
 def test_a_minimal_policy_compiles_and_runs() -> None:
     definition = compile_text(MINIMAL)
     engine = Engine([definition.bind()])
-    records = with_defaults([
-        {"id": "x", "type": "status_change", "at": "2024-05-07T10:00:00Z", "to": "closed"},
-    ])
+    records = with_defaults(
+        [
+            {"id": "x", "type": "status_change", "at": "2024-05-07T10:00:00Z", "to": "closed"},
+        ]
+    )
     evaluation = engine.evaluate(records, now=parse_datetime("2024-05-08T00:00:00Z"))
     assert [(f.policy, f.record_id, f.message) for f in evaluation.findings] == [
         ("every-close-noted", "x", "Close x has no note")
@@ -98,7 +100,9 @@ def test_duplicate_keys_are_rejected() -> None:
 
 
 def test_bind_rejects_unknown_and_mistyped_parameters() -> None:
-    (definition,) = [d for d in load_policies([bundled_policy_dir()]) if d.id == "escalate-values-in-question"]
+    (definition,) = [
+        d for d in load_policies([bundled_policy_dir()]) if d.id == "escalate-values-in-question"
+    ]
     with pytest.raises(PolicyError, match="no parameter 'windo'"):
         definition.bind({"windo": "2h"})
     with pytest.raises(PolicyError, match="duration"):
@@ -123,8 +127,16 @@ def test_dollar_dollar_is_a_literal_dollar() -> None:
     text = MINIMAL.replace("eq: [$it.to, closed]", "eq: [$it.text, $$5 off]")
     definition = compile_text(text)
     engine = Engine([definition.bind()])
-    records = with_defaults([
-        {"id": "x", "type": "status_change", "at": "2024-05-07T10:00:00Z", "to": "closed", "text": "$5 off"},
-    ])
+    records = with_defaults(
+        [
+            {
+                "id": "x",
+                "type": "status_change",
+                "at": "2024-05-07T10:00:00Z",
+                "to": "closed",
+                "text": "$5 off",
+            },
+        ]
+    )
     evaluation = engine.evaluate(records, now=parse_datetime("2024-05-08T00:00:00Z"))
     assert [f.record_id for f in evaluation.findings] == ["x"]

@@ -63,7 +63,9 @@ def find_config(start: Path) -> Path | None:
         if candidate.is_file():
             return candidate
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and re.search(r"^\[tool\.serviceflow[\].]", pyproject.read_text("utf-8"), re.M):
+        if pyproject.is_file() and re.search(
+            r"^\[tool\.serviceflow[\].]", pyproject.read_text("utf-8"), re.M
+        ):
             return pyproject
     return None
 
@@ -79,7 +81,9 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"cannot read configuration: {exc.strerror}", Location(str(path))) from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"invalid TOML: {exc}", Location(str(path), int(line.group(1)) if line else None)) from None
+        raise ConfigError(
+            f"invalid TOML: {exc}", Location(str(path), int(line.group(1)) if line else None)
+        ) from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("serviceflow", {})
         prefix = "/tool/serviceflow"
@@ -102,7 +106,11 @@ class _Reporter:
         found = None
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
-            if keys and keys[-1] and (stripped.startswith(f"{keys[-1]} ") or stripped.startswith(f"{keys[-1]}=")):
+            if (
+                keys
+                and keys[-1]
+                and (stripped.startswith(f"{keys[-1]} ") or stripped.startswith(f"{keys[-1]}="))
+            ):
                 found = found or number
             if len(keys) >= 2 and keys[0] == "policies" and keys[1] in stripped and stripped.startswith("["):
                 found = number
@@ -138,7 +146,9 @@ def _parse(data: dict[str, Any], report: _Reporter) -> Config:
             key = sorted(unknown)[0]
             raise report.error(
                 f"unknown key '{key}' for policy '{policy_id}' (keys: enabled, severity, params)",
-                "policies", policy_id, key,
+                "policies",
+                policy_id,
+                key,
             )
         enabled = settings.get("enabled", True)
         severity = settings.get("severity")

@@ -100,17 +100,7 @@ class Engine:
         store = CaseStore(self.validator.schemas)
         evaluation = Evaluation(now=now)
         for index, item in enumerate(records, start=1):
-            if isinstance(item, Record):
-                record = item
-            else:
-                try:
-                    record = self.validator.to_record(item, Location("<records>", index))
-                except RecordError as error:
-                    evaluation.input_errors.append(error)
-                    continue
-            duplicate = store.add(record)
-            if duplicate is not None:
-                evaluation.input_errors.append(duplicate)
+            self._admit(item, Location("<records>", index), store, evaluation)
         self._evaluate_store(store, evaluation)
         return evaluation
 
@@ -141,15 +131,8 @@ class Engine:
                         on_progress(read)
                     if item.error is not None:
                         evaluation.input_errors.append(item.error)
-                        continue
-                    try:
-                        record = self.validator.to_record(item.data, item.origin)
-                    except RecordError as error:
-                        evaluation.input_errors.append(error)
-                        continue
-                    duplicate = store.add(record)
-                    if duplicate is not None:
-                        evaluation.input_errors.append(duplicate)
+                    else:
+                        self._admit(item.data, item.origin, store, evaluation)
             except InputError as error:
                 evaluation.input_errors.append(error)
         self._evaluate_store(store, evaluation)
@@ -163,6 +146,17 @@ class Engine:
             evaluation.add(finding)
         evaluation.sort()
         return evaluation
+
+    def _admit(self, item: Any, origin: Location, store: CaseStore, evaluation: Evaluation) -> None:
+        """Validate one item and keep it for its case, or record why it was rejected."""
+        try:
+            record = item if isinstance(item, Record) else self.validator.to_record(item, origin)
+        except RecordError as error:
+            evaluation.input_errors.append(error)
+            return
+        duplicate = store.add(record)
+        if duplicate is not None:
+            evaluation.input_errors.append(duplicate)
 
     def _evaluate_store(self, store: CaseStore, evaluation: Evaluation) -> None:
         evaluation.records = len(store)

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from serviceflow.errors import EvaluatorError
 from serviceflow.findings import Finding
-from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
 from serviceflow.timeutil import format_datetime, format_duration
 

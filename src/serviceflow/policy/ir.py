@@ -236,4 +236,3 @@ class CompiledPolicy:
     @property
     def message_for_pending(self) -> str:
         return self.pending_message or self.message
-

@@ -73,9 +73,7 @@ def parse_yaml(text: str, file: str) -> SourceDocument:
     return document
 
 
-def _build(
-    node: yaml.Node, pointer: str, lines: dict[str, int], constructor: _Loader, file: str
-) -> Any:
+def _build(node: yaml.Node, pointer: str, lines: dict[str, int], constructor: _Loader, file: str) -> Any:
     lines[pointer] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
