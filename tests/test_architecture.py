@@ -30,6 +30,8 @@ CORE_MODULES = [
     "serviceflow.records",
     "serviceflow.evaluators.native",
     "serviceflow.findings",
+    "serviceflow.importers",
+    "serviceflow.calendars",
 ]
 
 

@@ -10,6 +10,7 @@ import click
 from serviceflow.cli.options import (
     build_engine,
     debug_option,
+    input_format_option,
     load_user_config,
     parse_datetime_option,
     policy_source_options,
@@ -68,6 +69,7 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     metavar="FILE",
     help="Write the report to FILE (replaced atomically) instead of stdout.",
 )
+@input_format_option
 @debug_option
 def lint(
     paths: tuple[str, ...],
@@ -79,10 +81,12 @@ def lint(
     report_format: str,
     fail_on: str | None,
     output: Path | None,
+    input_format: str,
 ) -> None:
     """Check records against the policies, case by case, as of --now.
 
-    PATH is a JSON Lines or JSON array file (optionally .gz), a directory of them, or - for stdin.
+    PATH is a JSON Lines or JSON array file (optionally .gz), a directory of them, or - for stdin;
+    with --input-format, a help-desk event log in that format.
     Malformed or invalid records are reported on stderr and skipped; the other records are still
     evaluated and reported, and the exit status is 2.
     """
@@ -92,7 +96,9 @@ def lint(
         progress = _Progress() if stderr_is_terminal() else None
         try:
             # stdin=None: the library reads sys.stdin.buffer for "-" at the time it gets there.
-            evaluation = engine.lint(list(paths), evaluated_at, on_progress=progress)
+            evaluation = engine.lint(
+                list(paths), evaluated_at, on_progress=progress, input_format=input_format
+            )
         finally:
             if progress is not None:
                 progress.clear()

@@ -12,11 +12,14 @@ import click
 
 from serviceflow.config import Config, find_config, load_config
 from serviceflow.engine import Engine
+from serviceflow.importers import importer_names
 from serviceflow.timeutil import parse_datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEBUG_KEY = "serviceflow.debug"
+#: The --input-format value for serviceflow's own JSON Lines / JSON array record files.
+RECORDS_FORMAT = "records"
 DEBUG_ENV = "SERVICEFLOW_DEBUG"
 
 
@@ -68,6 +71,18 @@ def policy_source_options(function: F) -> F:
         help="Extra policy file or directory (repeatable).",
     )(function)
     return function
+
+
+def input_format_option(function: F) -> F:
+    """``--input-format``: serviceflow's own records (default), or a help-desk log read by an importer."""
+    return click.option(
+        "--input-format",
+        type=click.Choice([RECORDS_FORMAT, *importer_names()]),
+        default=RECORDS_FORMAT,
+        show_default=True,
+        help="Format of PATH: serviceflow records, or a help-desk event log (CSV, optionally .gz) "
+        "mapped to records by an importer (see docs/importers.md).",
+    )(function)
 
 
 def parse_datetime_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

@@ -1,0 +1,57 @@
+"""The importer registry: names, lookup, source zones, and the engine asking for one by name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from serviceflow import Engine
+from serviceflow.config import Config
+from serviceflow.errors import InputError
+from serviceflow.importers import IMPORTERS, get_importer, importer_names
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "importers.md"
+
+
+def test_there_is_one_importer_per_ticket_log() -> None:
+    assert importer_names() == [
+        "bpic2013-incidents",
+        "bpic2014-incidents",
+        "helpdesk-log",
+        "servicenow-incidents",
+    ]
+
+
+def test_an_unknown_format_is_an_input_error_naming_the_known_ones() -> None:
+    with pytest.raises(InputError) as raised:
+        get_importer("zendesk")
+    assert raised.value.message == (
+        "unknown input format 'zendesk' (formats: records, bpic2013-incidents, bpic2014-incidents, "
+        "helpdesk-log, servicenow-incidents)"
+    )
+
+
+def test_the_engine_refuses_an_unknown_format_before_reading_anything(tmp_path: Path) -> None:
+    engine = Engine.from_config(config=Config())
+    with pytest.raises(InputError, match="unknown input format 'zendesk'"):
+        engine.lint([tmp_path / "missing.csv"], now=datetime(2024, 1, 1, tzinfo=UTC), input_format="zendesk")
+
+
+@pytest.mark.parametrize("name", sorted(IMPORTERS))
+def test_bare_timestamps_are_utc_unless_a_source_zone_is_given(name: str) -> None:
+    assert get_importer(name).zone is UTC
+    amsterdam = get_importer(name, source_tz="Europe/Amsterdam")
+    assert str(amsterdam.zone) == "Europe/Amsterdam"
+    assert get_importer(name).zone is UTC  # the registered importer is not changed
+
+
+def test_an_unknown_source_zone_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="unknown time zone 'Europe/Atlantis'"):
+        get_importer("helpdesk-log", source_tz="Europe/Atlantis")
+
+
+@pytest.mark.parametrize("name", sorted(IMPORTERS))
+def test_every_importer_has_its_mapping_documented(name: str) -> None:
+    assert f"`{name}`" in DOCS.read_text(encoding="utf-8")
