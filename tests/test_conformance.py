@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from serviceflow import Engine, Status
+from serviceflow.calendars import calendars_from_config
 from serviceflow.policy import bundled_policy_dir, load_policies
 from serviceflow.policy.yamlsource import load_yaml
 from serviceflow.timeutil import parse_datetime
@@ -37,8 +38,9 @@ def test_every_bundled_policy_has_conformance_cases() -> None:
 
 @pytest.mark.parametrize(("policy_id", "case"), _cases())
 def test_conformance_case(policy_id: str, case: dict[str, Any], evaluator_name: str) -> None:
-    compiled = DEFINITIONS[policy_id].bind(case.get("params"))
-    engine = Engine([compiled], evaluator=evaluator_name)
+    compiled = DEFINITIONS[policy_id].bind(case.get("params"), calendar=case.get("calendar"))
+    calendars = calendars_from_config({"calendars": case.get("calendars", {})}, CONFORMANCE_DIR)
+    engine = Engine([compiled], evaluator=evaluator_name, calendars=calendars)
     try:
         evaluation = engine.evaluate(with_defaults(case["records"]), now=parse_datetime(case["now"]))
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serviceflow import Engine, EvaluatorError, InputError, RecordError
+from serviceflow import ConfigError, Engine, EvaluatorError, InputError, RecordError
 from serviceflow.config import Config
 from serviceflow.timeutil import parse_datetime
 from support import with_defaults
@@ -65,3 +65,30 @@ def test_summary_counts_by_policy(engine: Engine) -> None:
     assert summary["violations"] == 1
     assert summary["by_policy"] == {"no-close-without-confirmation": 1}
     assert summary["cases"] == 1 and summary["records"] == 1
+
+
+def test_a_case_naming_an_unknown_calendar_is_an_input_error(engine: Engine) -> None:
+    records = with_defaults(
+        [
+            {"id": "o", "type": "case_opened", "at": "2024-05-07T09:00:00Z", "calendar": "apac"},
+            *CLOSE_WITHOUT_CONFIRMATION,
+        ]
+    )
+    evaluation = engine.evaluate(records, now=NOW)
+    (error,) = evaluation.input_errors
+    assert error.location.pointer == "/calendar"
+    assert "unknown calendar 'apac'" in error.message
+    assert [f.record_id for f in evaluation.findings] == ["x"]
+
+
+def test_calendars_come_from_config_and_a_policy_naming_an_unknown_one_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "serviceflow.toml"
+    config.write_text(
+        '[calendars.emea]\ntimezone = "Europe/Berlin"\nhours = { mon = ["09:00-17:00"] }\n\n'
+        '[policies.escalate-values-in-question]\ncalendar = "emea"\n'
+    )
+    engine = Engine.from_config(config=config)
+    assert set(engine.calendars) == {"always", "emea"}
+    config.write_text('[policies.escalate-values-in-question]\ncalendar = "emea"\n')
+    with pytest.raises(ConfigError, match="unknown calendar 'emea'"):
+        Engine.from_config(config=config)

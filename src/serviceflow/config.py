@@ -14,6 +14,13 @@ Read from ``serviceflow.toml`` (top-level keys) or the ``[tool.serviceflow]`` ta
 
     [policies.commit-requires-capacity]
     enabled = false
+
+    [calendars.emea]                    # business hours (see docs/calendars.md)
+    timezone = "Europe/Berlin"
+    hours = { mon = ["08:00-17:00"], tue = ["08:00-17:00"] }
+
+    [policies.respond-promptly]
+    calendar = "case"                   # or a calendar name; durations then count business time
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serviceflow.calendars import ALWAYS, Calendar, calendars_from_config
 from serviceflow.errors import ConfigError, Location
 
 FAIL_LEVELS = ("error", "warning", "info", "never")
 EVALUATORS = ("native", "durable")
-_TOP_KEYS = {"policy-paths", "evaluator", "fail-on", "bundled", "policies"}
-_POLICY_KEYS = {"enabled", "severity", "params"}
+_TOP_KEYS = {"policy-paths", "evaluator", "fail-on", "bundled", "policies", "calendars"}
+_POLICY_KEYS = {"enabled", "severity", "params", "calendar"}
+CASE_CALENDAR = "case"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class PolicySettings:
     enabled: bool = True
     severity: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    calendar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Config:
     bundled: bool = True
     policies: dict[str, PolicySettings] = field(default_factory=dict)
     source: Path | None = None
+    calendars: dict[str, Calendar] = field(default_factory=lambda: {ALWAYS.name: ALWAYS})
 
     def settings_for(self, policy_id: str) -> PolicySettings:
         return self.policies.get(policy_id, PolicySettings())
@@ -89,7 +100,14 @@ def load_config(path: Path | None) -> Config:
         prefix = "/tool/serviceflow"
     else:
         prefix = ""
-    return _parse(data, _Reporter(path, text, prefix))
+    report = _Reporter(path, text, prefix)
+    try:
+        calendars = calendars_from_config(data, path.parent, source=path, pointer_prefix=prefix)
+    except ConfigError as exc:
+        pointer = exc.location.pointer or ""
+        keys = tuple(pointer[len(prefix) :].strip("/").split("/"))
+        raise ConfigError(exc.message, Location(str(path), report.line_of(keys), pointer)) from None
+    return _parse(data, report, calendars)
 
 
 class _Reporter:
@@ -117,7 +135,7 @@ class _Reporter:
         return found
 
 
-def _parse(data: dict[str, Any], report: _Reporter) -> Config:
+def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calendar]) -> Config:
     unknown = set(data) - _TOP_KEYS
     if unknown:
         key = sorted(unknown)[0]
@@ -145,7 +163,7 @@ def _parse(data: dict[str, Any], report: _Reporter) -> Config:
         if unknown:
             key = sorted(unknown)[0]
             raise report.error(
-                f"unknown key '{key}' for policy '{policy_id}' (keys: enabled, severity, params)",
+                f"unknown key '{key}' for policy '{policy_id}' (keys: enabled, severity, params, calendar)",
                 "policies",
                 policy_id,
                 key,
@@ -159,7 +177,16 @@ def _parse(data: dict[str, Any], report: _Reporter) -> Config:
             raise report.error("'severity' must be error, warning or info", "policies", policy_id, "severity")
         if not isinstance(params, dict):
             raise report.error("'params' must be a table", "policies", policy_id, "params")
-        policies[policy_id] = PolicySettings(enabled, severity, params)
+        calendar = settings.get("calendar")
+        if calendar is not None and calendar not in (*calendars, CASE_CALENDAR, "none"):
+            known = ", ".join(sorted(calendars))
+            raise report.error(
+                f"unknown calendar '{calendar}' (calendars: {known}; or 'case', or 'none')",
+                "policies",
+                policy_id,
+                "calendar",
+            )
+        policies[policy_id] = PolicySettings(enabled, severity, params, calendar)
     base = report.path.parent
     return Config(
         policy_paths=tuple((base / p) for p in paths),
@@ -168,4 +195,5 @@ def _parse(data: dict[str, Any], report: _Reporter) -> Config:
         bundled=bundled,
         policies=policies,
         source=report.path,
+        calendars=calendars,
     )

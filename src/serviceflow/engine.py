@@ -13,11 +13,13 @@ It imports no CLI, HTTP or database code; adapters call it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from serviceflow.config import Config, find_config, load_config
+from serviceflow.calendars import ALWAYS, Calendar
+from serviceflow.config import CASE_CALENDAR, Config, find_config, load_config
 from serviceflow.errors import ConfigError, EvaluatorError, InputError, Location, PolicyError, RecordError
 from serviceflow.evaluators.base import Evaluator
 from serviceflow.evaluators.native import NativeEvaluator
@@ -30,10 +32,12 @@ ProgressCallback = Callable[[int], None]
 PROGRESS_EVERY = 10_000
 
 
-def make_evaluator(name: str, policies: Sequence[CompiledPolicy]) -> Evaluator:
+def make_evaluator(
+    name: str, policies: Sequence[CompiledPolicy], calendars: Mapping[str, Calendar] | None = None
+) -> Evaluator:
     """Instantiate an evaluator by name; the durable one is imported only when asked for."""
     if name == "native":
-        return NativeEvaluator(policies)
+        return NativeEvaluator(policies, calendars)
     if name == "durable":
         try:
             from serviceflow.evaluators.durable import DurableEvaluator
@@ -42,7 +46,7 @@ def make_evaluator(name: str, policies: Sequence[CompiledPolicy]) -> Evaluator:
                 "the durable evaluator needs durable-rules, which installs on CPython 3.11 and 3.12: "
                 f"pip install 'serviceflow[durable]' ({exc})"
             ) from None
-        return DurableEvaluator(policies)
+        return DurableEvaluator(policies, calendars)
     raise EvaluatorError(f"unknown evaluator '{name}' (evaluators: native, durable)")
 
 
@@ -55,12 +59,15 @@ class Engine:
         evaluator: str = "native",
         validator: RecordValidator | None = None,
         definitions: Sequence[PolicyDefinition] = (),
+        calendars: Mapping[str, Calendar] | None = None,
     ) -> None:
         self.policies = list(policies)
         self.definitions = list(definitions)
         self.evaluator_name = evaluator
         self.validator = validator or RecordValidator()
-        self._evaluator = make_evaluator(evaluator, self.policies)
+        self.calendars = dict(calendars) if calendars is not None else {ALWAYS.name: ALWAYS}
+        _check_policy_calendars(self.policies, self.calendars)
+        self._evaluator = make_evaluator(evaluator, self.policies, self.calendars)
 
     @classmethod
     def from_config(
@@ -89,6 +96,7 @@ class Engine:
             bind_policies(definitions, config),
             evaluator=evaluator or config.evaluator,
             definitions=definitions,
+            calendars=config.calendars,
         )
 
     def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
@@ -154,6 +162,17 @@ class Engine:
         except RecordError as error:
             evaluation.input_errors.append(error)
             return
+        calendar = record.get("calendar") if record.type == "case_opened" else None
+        if calendar is not None and calendar not in self.calendars:
+            known = ", ".join(sorted(self.calendars))
+            evaluation.input_errors.append(
+                RecordError(
+                    f"unknown calendar '{calendar}' (calendars: {known})",
+                    replace(record.origin or origin, pointer="/calendar"),
+                    record.id,
+                )
+            )
+            return
         duplicate = store.add(record)
         if duplicate is not None:
             evaluation.input_errors.append(duplicate)
@@ -203,7 +222,7 @@ def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> li
         if not settings.enabled:
             continue
         try:
-            compiled.append(definition.bind(settings.params, settings.severity))
+            compiled.append(definition.bind(settings.params, settings.severity, settings.calendar))
         except PolicyError as exc:
             raise ConfigError(
                 exc.message,
@@ -212,6 +231,15 @@ def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> li
                 ),
             ) from None
     return compiled
+
+
+def _check_policy_calendars(policies: Sequence[CompiledPolicy], calendars: Mapping[str, Calendar]) -> None:
+    for policy in policies:
+        if policy.calendar not in (None, CASE_CALENDAR) and policy.calendar not in calendars:
+            raise ConfigError(
+                f"policy '{policy.id}' counts time in calendar '{policy.calendar}', which is not configured "
+                f"(calendars: {', '.join(sorted(calendars))})"
+            )
 
 
 def _require_aware(now: datetime) -> None:

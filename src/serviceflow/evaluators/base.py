@@ -8,12 +8,15 @@ conformance suite compare them finding for finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from serviceflow.calendars import Calendar
+from serviceflow.config import CASE_CALENDAR
 from serviceflow.errors import EvaluatorError
 from serviceflow.findings import Finding
+from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
 from serviceflow.timeutil import format_datetime, format_duration
 
@@ -55,6 +58,25 @@ class CaseView:
         merged = [r for t in types for r in self.by_type.get(t, [])]
         merged.sort(key=lambda r: r.seq)
         return merged
+
+
+def policy_clock(
+    policy: CompiledPolicy, view: CaseView, calendars: Mapping[str, Calendar]
+) -> Calendar | None:
+    """The calendar a policy counts durations in for this case, or ``None`` for plain elapsed time.
+
+    ``case`` means the calendar the case names on its ``case_opened`` record; a case naming none is
+    measured in plain elapsed time.
+    """
+    if policy.calendar is None:
+        return None
+    name: str | None = policy.calendar
+    if name == CASE_CALENDAR:
+        opened = view.by_type.get("case_opened")
+        name = opened[0].get("calendar") if opened else None
+        if name is None:
+            return None
+    return calendars.get(name)
 
 
 def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:

@@ -7,25 +7,27 @@ costs only the calls, not a walk over the dataclasses with ``isinstance`` dispat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from serviceflow.calendars import Calendar
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, evidence_ids, render_message
+from serviceflow.evaluators.base import CaseView, evidence_ids, policy_clock, render_message
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.records.model import Record
 
 
 class Frame:
-    """Bindings for one subject's evaluation and the records that decided it."""
+    """Bindings for one subject's evaluation, the policy's clock, and the records that decided it."""
 
-    __slots__ = ("bindings", "evidence", "view")
+    __slots__ = ("bindings", "clock", "evidence", "view")
 
-    def __init__(self, view: CaseView, bindings: dict[str, Any]) -> None:
+    def __init__(self, view: CaseView, bindings: dict[str, Any], clock: Calendar | None = None) -> None:
         self.view = view
         self.bindings = bindings
+        self.clock = clock
         self.evidence: list[Record] = []
 
 
@@ -37,15 +39,18 @@ class NativeEvaluator:
 
     name = "native"
 
-    def __init__(self, policies: Sequence[ir.CompiledPolicy]) -> None:
+    def __init__(
+        self, policies: Sequence[ir.CompiledPolicy], calendars: Mapping[str, Calendar] | None = None
+    ) -> None:
         self.policies = list(policies)
+        self.calendars = dict(calendars or {})
         self._compiled = [_PolicyProgram(policy) for policy in self.policies]
 
     def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
         view = CaseView(case_id, records, now)
         findings: list[Finding] = []
         for program in self._compiled:
-            findings.extend(program.run(view))
+            findings.extend(program.run(view, policy_clock(program.policy, view, self.calendars)))
         return findings
 
     def close(self) -> None:
@@ -63,7 +68,7 @@ class _PolicyProgram:
         self.require = _cond(policy.require)
         self.by = _expr(policy.by) if policy.by is not None else None
 
-    def run(self, view: CaseView) -> list[Finding]:
+    def run(self, view: CaseView, clock: Calendar | None) -> list[Finding]:
         policy = self.policy
         alias = policy.subject.alias
         findings = []
@@ -72,7 +77,7 @@ class _PolicyProgram:
                 probe = Frame(view, {"now": view.now, alias: subject})
                 if not self.subject_where(probe):
                     continue
-            frame = Frame(view, {"now": view.now, "subject": subject})
+            frame = Frame(view, {"now": view.now, "subject": subject}, clock)
             try:
                 finding = self.decide(frame, subject)
             except (TypeError, ValueError) as exc:
@@ -167,6 +172,12 @@ def _arith(node: ir.Arith) -> Fn:
         a, b = left(frame), right(frame)
         if a is None or b is None:
             return None
+        clock = frame.clock
+        if clock is not None and isinstance(a, datetime):
+            if isinstance(b, timedelta) and not subtract:
+                return clock.add(a, b)
+            if isinstance(b, datetime) and subtract:
+                return clock.between(b, a)
         return a - b if subtract else a + b
 
     return arith

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -52,9 +52,12 @@ class PolicyDefinition:
     document: SourceDocument
 
     def bind(
-        self, params: dict[str, Any] | None = None, severity: Severity | str | None = None
+        self,
+        params: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        calendar: str | None = None,
     ) -> ir.CompiledPolicy:
-        """Compile with parameter overrides (checked against the declared types) and a severity."""
+        """Compile with parameter overrides (checked against the declared types), severity and calendar."""
         values = {name: param.default for name, param in self.params.items()}
         for name, value in (params or {}).items():
             if name not in self.params:
@@ -64,7 +67,9 @@ class PolicyDefinition:
                 )
             values[name] = _coerce_param(self.params[name], value, self.id)
         bound_severity = Severity(severity) if severity is not None else self.severity
-        return _Compiler(self.document, values).compile(bound_severity)
+        compiled = _Compiler(self.document, values).compile(bound_severity)
+        chosen = calendar if calendar is not None else self.document.data.get("calendar")
+        return replace(compiled, calendar=None if chosen in (None, "none") else chosen)
 
     @property
     def description(self) -> str:

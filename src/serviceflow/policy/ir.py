@@ -12,6 +12,10 @@ Meaning, per case and at ``now`` (records with ``at`` after ``now`` are not yet 
 * ``require`` true → no finding. Otherwise, if ``by`` evaluates to a time after ``now`` the obligation is
   *pending* with that deadline, else it is a *violation*.
 
+Time arithmetic follows the policy's clock: adding a duration to a time, or subtracting two times,
+counts business hours when the policy runs with a calendar (``CompiledPolicy.calendar``), and plain
+elapsed time otherwise.
+
 Values are ``None`` (missing), bool, int/float, str, aware ``datetime``, ``timedelta``, lists, dicts and
 :class:`~serviceflow.records.model.Record` (bound by ``latest``/``earliest``). Ordering comparisons with a
 missing value are false; ``eq``/``ne`` compare missing as ``None``.
@@ -232,6 +236,8 @@ class CompiledPolicy:
     pending_message: str | None
     params: dict[str, Any] = field(default_factory=dict)
     source: Location | None = None
+    calendar: str | None = None
+    """Durations count in this business-hours calendar; ``case``: the case's own; ``None``: calendar time."""
 
     @property
     def message_for_pending(self) -> str:
