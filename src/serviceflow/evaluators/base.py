@@ -68,15 +68,11 @@ def policy_clock(
     ``case`` means the calendar the case names on its ``case_opened`` record; a case naming none is
     measured in plain elapsed time.
     """
-    if policy.calendar is None:
-        return None
     name: str | None = policy.calendar
     if name == CASE_CALENDAR:
         opened = view.by_type.get("case_opened")
         name = opened[0].get("calendar") if opened else None
-        if name is None:
-            return None
-    return calendars.get(name)
+    return calendars.get(name) if name is not None else None
 
 
 def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:
