@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from serviceflow.calendars import Calendar
@@ -73,6 +74,26 @@ def policy_clock(
         opened = view.by_type.get("case_opened")
         name = opened[0].get("calendar") if opened else None
     return calendars.get(name) if name is not None else None
+
+
+@lru_cache(maxsize=256)
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    alternatives = "|".join(re.escape(phrase) for phrase in ordered)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def find_phrase(text: Any, phrases: Any) -> dict[str, Any] | None:
+    """The earliest whole-word, case-insensitive occurrence of any phrase: ``{phrase, position}``.
+
+    Shared by both evaluators so a tone finding names the same phrase and position whichever runs.
+    """
+    if not isinstance(text, str) or not phrases:
+        return None
+    match = _phrase_pattern(tuple(phrases)).search(text)
+    if match is None:
+        return None
+    return {"phrase": match.group(0), "position": match.start() + 1}
 
 
 def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from serviceflow.calendars import Calendar
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, evidence_ids, policy_clock, render_message
+from serviceflow.evaluators.base import CaseView, evidence_ids, find_phrase, policy_clock, render_message
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.records.model import Record
@@ -143,7 +143,31 @@ def _expr(node: ir.Expr) -> Fn:
         return lambda frame: len(matches(frame))
     if isinstance(node, ir.Fold):
         return _fold(node)
+    if isinstance(node, ir.CountDistinct):
+        return _count_distinct(node)
+    if isinstance(node, ir.Find):
+        text, phrases = _expr(node.text), _expr(node.phrases)
+        return lambda frame: find_phrase(text(frame), phrases(frame))
     return _cond(node)
+
+
+def _count_distinct(node: ir.CountDistinct) -> Fn:
+    matches, value, alias = _matcher(node.query), _expr(node.value), node.query.alias
+
+    def count_distinct(frame: Frame) -> int:
+        bindings = frame.bindings
+        saved = bindings.get(alias, _UNBOUND)
+        seen = set()
+        try:
+            for record in matches(frame):
+                bindings[alias] = record
+                seen.add(value(frame))
+        finally:
+            _restore(bindings, alias, saved)
+        seen.discard(None)
+        return len(seen)
+
+    return count_distinct
 
 
 def _ref(node: ir.Ref) -> Fn:

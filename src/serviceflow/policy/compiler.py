@@ -321,6 +321,18 @@ class _Compiler:
             return ir.Count(self.query_checked(self.need_dict(arg, here, op), here, scope))
         if op == "fold":
             return self.fold(self.need_dict(arg, here, op), here, scope)
+        if op == "count_distinct":
+            spec = self.need_dict(arg, here, op)
+            if set(spec) != {"over", "value"}:
+                raise self.error("'count_distinct' takes 'over' (a query) and 'value'", here)
+            query = self.query_checked(
+                self.need_dict(spec["over"], f"{here}/over", "over"), f"{here}/over", scope
+            )
+            value = self.expr(spec["value"], f"{here}/value", scope | {query.alias})
+            return ir.CountDistinct(query, value)
+        if op == "find":
+            text, phrases = self.pair(arg, here, scope, op)
+            return ir.Find(text, phrases)
         return self.condition(data, pointer, scope)
 
     def need_dict(self, arg: Any, pointer: str, op: str) -> dict[str, Any]:

@@ -98,6 +98,26 @@ class Count:
 
 
 @dataclass(frozen=True, slots=True)
+class CountDistinct:
+    """How many different values ``value`` takes over a query's matches (missing values not counted)."""
+
+    query: Query
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Find:
+    """The first of several phrases found in a text, as ``{phrase, position}`` (1-based), or missing.
+
+    Phrases are literal, matched case-insensitively and only as whole words, so "bye" is not found in
+    "goodbye"; the earliest occurrence in the text wins, the longer phrase on a tie.
+    """
+
+    text: Expr
+    phrases: Expr
+
+
+@dataclass(frozen=True, slots=True)
 class Fold:
     """Walk a query's matches in case order; where ``when`` holds, the accumulator becomes ``value``.
 
@@ -198,7 +218,7 @@ class Not:
 
 
 Cond = Compare | In | Intersects | Present | Exists | Order | Quantifier | Matches | All | AnyOf | Not
-Expr = Lit | Ref | Arith | Coalesce | Pick | Count | Fold | Cond
+Expr = Lit | Ref | Arith | Coalesce | Pick | Count | CountDistinct | Find | Fold | Cond
 
 # --- the policy ----------------------------------------------------------------------------------
 
