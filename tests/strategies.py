@@ -30,10 +30,30 @@ def _stamp(minutes: int, zone: timezone) -> str:
 times = st.builds(_stamp, st.integers(0, 72 * 60).map(lambda m: m - m % 15), st.sampled_from(ZONES))
 commitment_ids = st.sampled_from(["k1", "k2"])
 resources = st.sampled_from(["plumber", "electrician"])
+channels = st.sampled_from(["phone", "email", "chat", "sms", "web", "in_person"])
+actors = st.builds(
+    lambda role, name: {"role": role, "id": name},
+    st.sampled_from(["agent", "agent", "technician", "supervisor", "customer"]),
+    st.sampled_from(["ann", "bob", "cat", "dan"]),
+)
+texts = st.sampled_from(
+    [
+        "Hello? Yep, we will send Jake.",
+        "You should have called earlier.",
+        "Your ticket breached our SLA.",
+        "Root cause: corroded valve seat.",
+        "Good morning, the technician comes tomorrow at nine.",
+        "goodbye and thank you",
+    ]
+)
 
 
 def _record(kind: str, draw: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {"type": kind, "at": draw(times)}
+    record: dict[str, Any] = {"type": kind, "at": draw(times), "actor": draw(actors)}
+    if draw(st.booleans()):
+        record["channel"] = draw(channels)
+    if kind in ("contact", "note") or draw(st.integers(0, 4)) == 0:
+        record["text"] = draw(texts)
     if kind == "contact":
         record["direction"] = draw(st.sampled_from(["inbound", "outbound"]))
         flags = draw(st.lists(st.sampled_from(FLAGS), unique=True, max_size=2))
@@ -89,13 +109,20 @@ def case_histories(draw: Any, max_records: int = 16) -> list[dict[str, Any]]:
     records = []
     for index, kind in enumerate(kinds):
         record = _record(kind, draw)
-        if kind == "note":
-            record["text"] = "called the customer"
+        if kind == "case_opened" and draw(st.booleans()):
+            record["calendar"] = "emea"
         record["id"] = f"r{index}"
         record["case_id"] = draw(st.sampled_from(["c1", "c1", "c2"]))
-        record["actor"] = {"role": "agent", "id": "agent-1"}
         records.append(record)
     return records
 
+
+EMEA = {
+    "emea": {
+        "timezone": "Europe/Berlin",
+        "hours": {day: ["08:00-12:00", "13:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": ["2024-05-09"],
+    }
+}
 
 nows = st.integers(0, 6 * 24 * 60).map(lambda m: BASE + timedelta(minutes=m))

@@ -3,43 +3,59 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from serviceflow import Engine
-from serviceflow.config import Config
-from strategies import case_histories, nows
+from serviceflow.calendars import calendars_from_config
+from serviceflow.config import Config, PolicySettings
+from strategies import EMEA, case_histories, nows
 from support import DURABLE_SKIP_REASON, durable_available
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _config() -> Config:
+    """Every bundled policy, those that take a calendar counting in the case's (emea or none)."""
+    calendars = calendars_from_config({"calendars": EMEA}, Path("."))
+    settings = {
+        policy: PolicySettings(calendar="case")
+        for policy in ("escalate-values-in-question", "respond-promptly")
+    }
+    return Config(calendars=calendars, policies=settings)
+
+
 @pytest.fixture(scope="module")
 def native() -> Engine:
-    return Engine.from_config(config=Config())
+    return Engine.from_config(config=_config())
+
+
+@pytest.fixture(scope="module")
+def durable() -> Iterator[Engine]:
+    if not durable_available():
+        pytest.skip(DURABLE_SKIP_REASON)
+    engine = Engine.from_config(config=_config(), evaluator="durable")
+    yield engine
+    engine.close()
 
 
 @pytest.mark.durable
 @pytest.mark.skipif(not durable_available(), reason=DURABLE_SKIP_REASON)
-class TestEvaluatorsAgree:
-    @pytest.fixture(scope="class")
-    def durable(self) -> Any:
-        engine = Engine.from_config(config=Config(), evaluator="durable")
-        yield engine
-        engine.close()
-
-    @SETTINGS
-    @given(records=case_histories(), now=nows)
-    def test_durable_gives_the_native_findings_finding_for_finding(
-        self, native: Engine, durable: Engine, records: list[dict[str, Any]], now: datetime
-    ) -> None:
-        expected = native.evaluate(records, now)
-        actual = durable.evaluate(records, now)
-        assert actual.findings == expected.findings
-        assert actual.pending == expected.pending
+@SETTINGS
+@given(records=case_histories(), now=nows)
+def test_durable_gives_the_native_findings_finding_for_finding(
+    native: Engine, durable: Engine, records: list[dict[str, Any]], now: datetime
+) -> None:
+    expected = native.evaluate(records, now)
+    actual = durable.evaluate(records, now)
+    assert actual.input_errors == expected.input_errors == []
+    assert actual.findings == expected.findings
+    assert actual.pending == expected.pending
 
 
 @SETTINGS
