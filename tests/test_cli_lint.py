@@ -57,11 +57,27 @@ def write_jsonl(path: Path, *items: dict[str, Any] | str) -> Path:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory, so no serviceflow.toml above the repository's is found."""
-    monkeypatch.chdir(tmp_path)
+    """A working directory whose serviceflow.toml runs only the four core policies.
+
+    These tests are about the CLI's behaviour, so they pin the policy set the way a user would, and
+    the practice library growing does not change what they expect.
+    """
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    core = {
+        "commit-requires-capacity",
+        "escalate-values-in-question",
+        "no-close-without-confirmation",
+        "concession-after-missed-commitment",
+    }
+    others = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "policies").glob("*.yaml"))
+    (tmp_path / "serviceflow.toml").write_text(
+        "".join(f"[policies.{policy}]\nenabled = false\n\n" for policy in others if policy not in core)
+    )
     monkeypatch.delenv("SERVICEFLOW_DEBUG", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    return tmp_path
+    return work
 
 
 def lint(*args: str, input: str | None = None) -> Result:
@@ -227,8 +243,19 @@ def test_a_broken_policy_file_exits_two_naming_file_and_line(clean_file: Path, w
 def test_only_named_policies_run_without_the_bundled_ones(mixed_file: Path) -> None:
     repository_policies = Path(__file__).resolve().parents[1] / "policies"
     policy = repository_policies / "escalate-values-in-question.yaml"
+    empty_config = mixed_file.parent / "empty.toml"
+    empty_config.write_text("")
     result = lint(
-        str(mixed_file), "--now", NOW, "--no-bundled", "--policies", str(policy), "--format", "json"
+        str(mixed_file),
+        "--now",
+        NOW,
+        "--no-bundled",
+        "--policies",
+        str(policy),
+        "--format",
+        "json",
+        "--config",
+        str(empty_config),
     )
     assert result.exit_code == 0
     report = json.loads(result.stdout)

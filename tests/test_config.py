@@ -32,9 +32,8 @@ def test_parameters_and_severity_come_from_serviceflow_toml(tmp_path: Path) -> N
     )
     engine = Engine.from_config(config=config)
     evaluation = engine.evaluate(FLAGGED, now=parse_datetime("2024-05-08T00:00:00Z"))
-    assert [(f.policy, f.severity) for f in evaluation.findings] == [
-        ("escalate-values-in-question", Severity.WARNING)
-    ]
+    escalations = [f for f in evaluation.findings if f.policy == "escalate-values-in-question"]
+    assert [f.severity for f in escalations] == [Severity.WARNING]
 
 
 def test_a_disabled_policy_does_not_run(tmp_path: Path) -> None:
@@ -42,7 +41,7 @@ def test_a_disabled_policy_does_not_run(tmp_path: Path) -> None:
     config.write_text("[policies.commit-requires-capacity]\nenabled = false\n")
     engine = Engine.from_config(config=config)
     assert "commit-requires-capacity" not in {p.id for p in engine.policies}
-    assert len(engine.policies) == 3
+    assert len(engine.policies) == len(engine.definitions) - 1
 
 
 def test_tool_serviceflow_in_pyproject_is_found_from_a_subdirectory(tmp_path: Path) -> None:

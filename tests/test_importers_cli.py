@@ -35,7 +35,7 @@ def test_lint_reads_a_servicenow_log_and_reports_its_unconfirmed_closes() -> Non
     summary = json.loads(result.stdout)["summary"]
     assert summary["cases"] == 38
     assert summary["invalid_records"] == 0
-    assert list(summary["by_policy"]) == ["no-close-without-confirmation"]
+    assert summary["by_policy"]["no-close-without-confirmation"] > 0
 
 
 def test_lint_reads_a_log_from_stdin() -> None:

@@ -291,9 +291,8 @@ def test_linting_the_sample_flags_every_close_as_unconfirmed() -> None:
     )
     assert evaluation.input_errors == []
     assert evaluation.cases == 38
-    assert Counter(finding.policy for finding in evaluation.findings) == {
-        "no-close-without-confirmation": closes
-    }
+    by_policy = Counter(finding.policy for finding in evaluation.findings)
+    assert by_policy["no-close-without-confirmation"] == closes
 
 
 @pytest.mark.parametrize("state", ["Awaiting Evidence", "Awaiting Vendor"])
