@@ -41,7 +41,7 @@ class Evaluator(Protocol):
 class CaseView:
     """The records of one case that are known at ``now``, indexed by type, in case order."""
 
-    __slots__ = ("by_type", "case_id", "now", "records")
+    __slots__ = ("_merged", "by_type", "case_id", "now", "records")
 
     def __init__(self, case_id: str, records: Sequence[Record], now: datetime) -> None:
         if now.tzinfo is None:
@@ -52,12 +52,16 @@ class CaseView:
         self.by_type: dict[str, list[Record]] = {}
         for record in self.records:
             self.by_type.setdefault(record.type, []).append(record)
+        self._merged: dict[tuple[str, ...], list[Record]] = {}
 
     def of_types(self, types: tuple[str, ...]) -> list[Record]:
+        """Records of these types in case order; multi-type merges are built once per case."""
         if len(types) == 1:
             return self.by_type.get(types[0], [])
-        merged = [r for t in types for r in self.by_type.get(t, [])]
-        merged.sort(key=lambda r: r.seq)
+        merged = self._merged.get(types)
+        if merged is None:
+            merged = sorted((r for t in types for r in self.by_type.get(t, [])), key=lambda r: r.seq)
+            self._merged[types] = merged
         return merged
 
 
