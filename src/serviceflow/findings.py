@@ -33,10 +33,15 @@ _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 class Status(StrEnum):
-    """Whether an obligation is already broken or still open at ``now``."""
+    """Whether an obligation is already broken or still open at ``now``, or could not be decided.
+
+    ``error`` is an engine error: a plugin's named condition or enricher raised, so the policy could
+    not decide about the record. It is reported, never counted as a pass.
+    """
 
     VIOLATION = "violation"
     PENDING = "pending"
+    ERROR = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +88,23 @@ class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     pending: list[Finding] = field(default_factory=list)
     input_errors: list[InputError] = field(default_factory=list)
+    engine_errors: list[Finding] = field(default_factory=list)
+    """Findings with status ``error``: a plugin raised while a policy was deciding about a record."""
     cases: int = 0
     records: int = 0
 
     def add(self, finding: Finding) -> None:
-        (self.pending if finding.status is Status.PENDING else self.findings).append(finding)
+        if finding.status is Status.PENDING:
+            self.pending.append(finding)
+        elif finding.status is Status.ERROR:
+            self.engine_errors.append(finding)
+        else:
+            self.findings.append(finding)
 
     def sort(self) -> None:
         self.findings.sort(key=lambda f: f.key)
         self.pending.sort(key=lambda f: f.key)
+        self.engine_errors.sort(key=lambda f: f.key)
 
     def worst_severity(self) -> Severity | None:
         if not self.findings:
@@ -116,6 +129,7 @@ class Evaluation:
             "invalid_records": len(self.input_errors),
             "violations": len(self.findings),
             "pending": len(self.pending),
+            "engine_errors": len(self.engine_errors),
             "by_severity": dict(sorted(by_severity.items())),
             "by_policy": dict(sorted(by_policy.items())),
             "pending_by_policy": dict(sorted(pending_by_policy.items())),
@@ -125,6 +139,7 @@ class Evaluation:
         return {
             "findings": [f.to_dict() for f in self.findings],
             "pending": [f.to_dict() for f in self.pending],
+            "engine_errors": [f.to_dict() for f in self.engine_errors],
             "errors": [
                 {
                     "file": e.location.file,

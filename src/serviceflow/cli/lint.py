@@ -27,8 +27,8 @@ EXIT_INPUT_ERRORS = 2
 
 
 def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
-    """2 when any input was bad, else 1 when a violation is at or above ``fail_on``, else 0."""
-    if evaluation.input_errors:
+    """2 when any input was bad or a plugin failed, else 1 when a violation is at or above ``fail_on``."""
+    if evaluation.input_errors or evaluation.engine_errors:
         return EXIT_INPUT_ERRORS
     return EXIT_FINDINGS if evaluation.fails(fail_on) else EXIT_CLEAN
 
