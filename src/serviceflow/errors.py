@@ -9,7 +9,10 @@ precise message without a traceback::
     │   └── RecordError              one record is malformed or fails its schema (file, line, pointer)
     ├── PolicyError                  a policy file is unreadable, invalid or does not compile
     ├── ConfigError                  serviceflow.toml / [tool.serviceflow] is invalid
+    ├── PluginError                  a plugin cannot be loaded (only fatal with --strict-plugins)
     └── EvaluatorError               an evaluator cannot run here (durable-rules missing) or failed
+        └── ConditionError           a named condition raised or answered other than true/false
+                                     (serviceflow.conditions; becomes an engine-error finding)
 
 Library code raises these; only the CLI turns them into exit codes.
 """
@@ -74,6 +77,10 @@ class PolicyError(ServiceflowError):
 
 class ConfigError(ServiceflowError):
     """The user's configuration (serviceflow.toml or [tool.serviceflow]) is invalid."""
+
+
+class PluginError(ServiceflowError):
+    """A plugin could not be imported or registered, or one of its hooks failed while collecting."""
 
 
 class EvaluatorError(ServiceflowError):

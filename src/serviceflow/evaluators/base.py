@@ -14,9 +14,10 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from serviceflow.calendars import Calendar
+from serviceflow.conditions import ConditionError
 from serviceflow.config import CASE_CALENDAR
 from serviceflow.errors import EvaluatorError
-from serviceflow.findings import Finding
+from serviceflow.findings import Finding, Severity, Status
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
 from serviceflow.timeutil import format_datetime, format_duration
@@ -144,6 +145,24 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def engine_error(policy: CompiledPolicy, case_id: str, subject: Record, error: ConditionError) -> Finding:
+    """The finding for a record a policy could not decide because a plugin's code failed.
+
+    It names the plugin, the condition and the policy, so that the run fails loudly (never a silent
+    pass) and the user knows whose code to look at; evaluation of other records goes on.
+    """
+    return Finding(
+        policy=policy.id,
+        severity=Severity.ERROR,
+        status=Status.ERROR,
+        case_id=case_id,
+        record_id=subject.id,
+        message=f"policy '{policy.id}' could not decide: {error.message}",
+        evidence=(subject.id,),
+        origin=subject.origin,
+    )
 
 
 def evidence_ids(subject: Record, records: Iterable[Record]) -> tuple[str, ...]:

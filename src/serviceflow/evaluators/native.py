@@ -12,8 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from serviceflow.calendars import Calendar
+from serviceflow.conditions import ConditionContext, ConditionError
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, evidence_ids, find_phrase, policy_clock, render_message
+from serviceflow.evaluators.base import (
+    CaseView,
+    engine_error,
+    evidence_ids,
+    find_phrase,
+    policy_clock,
+    render_message,
+)
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.records.model import Record
@@ -22,12 +30,15 @@ from serviceflow.records.model import Record
 class Frame:
     """Bindings for one subject's evaluation, the policy's clock, and the records that decided it."""
 
-    __slots__ = ("bindings", "clock", "evidence", "view")
+    __slots__ = ("bindings", "clock", "evidence", "policy_id", "view")
 
-    def __init__(self, view: CaseView, bindings: dict[str, Any], clock: Calendar | None = None) -> None:
+    def __init__(
+        self, view: CaseView, bindings: dict[str, Any], clock: Calendar | None = None, policy_id: str = ""
+    ) -> None:
         self.view = view
         self.bindings = bindings
         self.clock = clock
+        self.policy_id = policy_id
         self.evidence: list[Record] = []
 
 
@@ -73,13 +84,16 @@ class _PolicyProgram:
         alias = policy.subject.alias
         findings = []
         for subject in view.of_types(policy.subject.types):
-            if self.subject_where is not None:
-                probe = Frame(view, {"now": view.now, alias: subject})
-                if not self.subject_where(probe):
-                    continue
-            frame = Frame(view, {"now": view.now, "subject": subject}, clock)
             try:
+                if self.subject_where is not None:
+                    probe = Frame(view, {"now": view.now, alias: subject}, policy_id=policy.id)
+                    if not self.subject_where(probe):
+                        continue
+                frame = Frame(view, {"now": view.now, "subject": subject}, clock, policy.id)
                 finding = self.decide(frame, subject)
+            except ConditionError as exc:
+                findings.append(engine_error(policy, view.case_id, subject, exc))
+                continue
             except (TypeError, ValueError) as exc:
                 raise EvaluatorError(
                     f"policy '{policy.id}' failed on record '{subject.id}' of case '{view.case_id}': {exc}"
@@ -341,6 +355,8 @@ def _cond(node: ir.Cond) -> Fn:
         return order
     if isinstance(node, ir.Quantifier):
         return _quantifier(node)
+    if isinstance(node, ir.Call):
+        return _call(node)
     if isinstance(node, ir.Matches):
         expr = _expr(node.expr)
         pattern = re.compile(node.pattern, re.IGNORECASE)
@@ -351,6 +367,18 @@ def _cond(node: ir.Cond) -> Fn:
 
         return matches
     raise TypeError(f"not a condition: {node!r}")  # pragma: no cover - the compiler only builds these
+
+
+def _call(node: ir.Call) -> Fn:
+    condition = node.condition
+    args = [(name, _expr(expr)) for name, expr in node.args]
+
+    def call(frame: Frame) -> bool:
+        values = {name: arg(frame) for name, arg in args}
+        view = frame.view
+        return condition.call(ConditionContext(view.case_id, view.now, view.records, frame.policy_id), values)
+
+    return call
 
 
 def _compare(node: ir.Compare) -> Fn:

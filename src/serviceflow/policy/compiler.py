@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -22,6 +23,7 @@ from typing import Any
 
 import jsonschema
 
+from serviceflow.conditions import NamedCondition
 from serviceflow.errors import PolicyError
 from serviceflow.findings import Severity
 from serviceflow.policy import ir
@@ -50,6 +52,8 @@ class PolicyDefinition:
     rationale: str
     params: dict[str, ir.Param]
     document: SourceDocument
+    conditions: Mapping[str, NamedCondition] = field(default_factory=dict, repr=False)
+    """The named conditions the policy may call (the plugins' registry when it was loaded)."""
 
     def bind(
         self,
@@ -67,7 +71,7 @@ class PolicyDefinition:
                 )
             values[name] = _coerce_param(self.params[name], value, self.id)
         bound_severity = Severity(severity) if severity is not None else self.severity
-        compiled = _Compiler(self.document, values).compile(bound_severity)
+        compiled = _Compiler(self.document, values, self.conditions).compile(bound_severity)
         chosen = calendar if calendar is not None else self.document.data.get("calendar")
         return replace(compiled, calendar=None if chosen in (None, "none") else chosen)
 
@@ -76,8 +80,14 @@ class PolicyDefinition:
         return str(self.document.data.get("description", ""))
 
 
-def parse_policy(document: SourceDocument) -> PolicyDefinition:
-    """Validate a policy document against the policy schema and compile it once with its defaults."""
+def parse_policy(
+    document: SourceDocument, conditions: Mapping[str, NamedCondition] | None = None
+) -> PolicyDefinition:
+    """Validate a policy document against the policy schema and compile it once with its defaults.
+
+    ``conditions`` are the named conditions the policy may call; a call to any other name, or with
+    arguments the condition does not declare, is an error here, before any record is read.
+    """
     data = document.data
     validator = jsonschema.Draft202012Validator(policy_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
@@ -101,6 +111,7 @@ def parse_policy(document: SourceDocument) -> PolicyDefinition:
         rationale=data["rationale"].strip(),
         params=params,
         document=document,
+        conditions=dict(conditions or {}),
     )
     definition.bind()  # reports logic errors at load time, with the defaults
     return definition
@@ -146,9 +157,12 @@ def _coerce_param(param: ir.Param, value: Any, policy_id: str) -> Any:
 class _Compiler:
     """Compiles one document with bound parameters, checking every reference against its scope."""
 
-    def __init__(self, document: SourceDocument, params: dict[str, Any]) -> None:
+    def __init__(
+        self, document: SourceDocument, params: dict[str, Any], conditions: Mapping[str, NamedCondition]
+    ) -> None:
         self.document = document
         self.params = params
+        self.named_conditions = conditions
         self.policy_id = document.data["id"]
 
     def error(self, message: str, pointer: str) -> PolicyError:
@@ -268,7 +282,43 @@ class _Compiler:
             except re.error as exc:
                 raise self.error(f"invalid regular expression: {exc}", f"{here}/1") from None
             return ir.Matches(value, pattern.value)
+        if op == "condition":
+            return self.call(arg, here, scope)
         raise self.error(f"unknown condition operator '{op}'", here)
+
+    def call(self, arg: Any, pointer: str, scope: frozenset[str]) -> ir.Call:
+        """``condition: {name: N, args: {...}}``: a named condition, checked against its declaration."""
+        if not isinstance(arg, dict) or set(arg) - {"name", "args"} or not isinstance(arg.get("name"), str):
+            raise self.error("'condition' takes an object with 'name' and optional 'args'", pointer)
+        name = arg["name"]
+        condition = self.named_conditions.get(name)
+        if condition is None:
+            known = ", ".join(sorted(self.named_conditions)) or "none are registered"
+            raise self.error(
+                f"unknown named condition '{name}' (named conditions: {known}; plugins register them, "
+                "see 'serviceflow plugins')",
+                f"{pointer}/name",
+            )
+        given = arg.get("args", {})
+        if not isinstance(given, dict):
+            raise self.error("'args' maps each argument name to a value", f"{pointer}/args")
+        for key in given:
+            if key not in condition.params:
+                declared = ", ".join(condition.params) or "none"
+                raise self.error(
+                    f"named condition '{name}' has no argument '{key}' (arguments: {declared})",
+                    f"{pointer}/args/{escape_pointer_token(key)}",
+                )
+        missing = [p for p in condition.params if p not in given and p not in condition.optional]
+        if missing:
+            raise self.error(f"named condition '{name}' needs argument(s) {', '.join(missing)}", pointer)
+        args = tuple(
+            (name_, self.expr(given[name_], f"{pointer}/args/{name_}", scope))
+            if name_ in given
+            else (name_, ir.Lit(None))
+            for name_ in condition.params
+        )
+        return ir.Call(condition, args)
 
     def query_checked(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
         unknown = set(data) - {"type", "where", "as"}

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from serviceflow.conditions import NamedCondition
 from serviceflow.errors import Location
 from serviceflow.findings import Severity
 
@@ -203,6 +204,19 @@ class Matches:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """A named condition (a plugin's Python predicate) called with arguments by name.
+
+    The predicate sees its arguments' values and the case at ``now``
+    (:class:`~serviceflow.conditions.ConditionContext`); what it reads is not evidence, since the
+    evaluators cannot see inside it.
+    """
+
+    condition: NamedCondition
+    args: tuple[tuple[str, Expr], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class All:
     items: tuple[Cond, ...]
 
@@ -217,7 +231,7 @@ class Not:
     item: Cond
 
 
-Cond = Compare | In | Intersects | Present | Exists | Order | Quantifier | Matches | All | AnyOf | Not
+Cond = Compare | In | Intersects | Present | Exists | Order | Quantifier | Matches | Call | All | AnyOf | Not
 Expr = Lit | Ref | Arith | Coalesce | Pick | Count | CountDistinct | Find | Fold | Cond
 
 # --- the policy ----------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
+from serviceflow.conditions import NamedCondition
 from serviceflow.errors import Location, PolicyError
 from serviceflow.policy.compiler import PolicyDefinition, parse_policy
 from serviceflow.policy.yamlsource import load_yaml
@@ -41,12 +42,17 @@ def _is_test_file(path: Path) -> bool:
     return path.name.endswith((".test.yaml", ".test.yml")) or "tests" in path.parts[-2:-1]
 
 
-def load_policies(paths: Iterable[Path]) -> list[PolicyDefinition]:
-    """Load every policy under ``paths``; two policies with one id are an error naming both files."""
+def load_policies(
+    paths: Iterable[Path], conditions: Mapping[str, NamedCondition] | None = None
+) -> list[PolicyDefinition]:
+    """Load every policy under ``paths``; two policies with one id are an error naming both files.
+
+    ``conditions`` are the named conditions (from plugins) the policies may call.
+    """
     definitions: list[PolicyDefinition] = []
     seen: dict[str, PolicyDefinition] = {}
     for file in policy_files(paths):
-        definition = parse_policy(load_yaml(file))
+        definition = parse_policy(load_yaml(file), conditions)
         if definition.id in seen:
             first = seen[definition.id].document.file
             raise PolicyError(
