@@ -14,6 +14,8 @@ from serviceflow.config import Config
 from serviceflow.engine import Engine
 from serviceflow.errors import PolicyError
 from serviceflow.policy import PolicyDefinition, load_policies, policy_files
+from serviceflow.policy.fieldrefs import check_field_references
+from serviceflow.records import load_schemas
 from serviceflow.timeutil import format_duration
 
 
@@ -96,7 +98,9 @@ def show_policy(
 def check_policies(paths: tuple[Path, ...]) -> None:
     """Load and compile policy files (or directories of them), reporting every error.
 
-    Each error is printed as FILE:LINE: /POINTER: MESSAGE. Exit status 0 when all compile, 2 otherwise.
+    Each error is printed as FILE:LINE: /POINTER: MESSAGE. A policy that reads a field the record
+    schemas do not define (a misspelt $subject.comitment_id) is an error too. Exit status 0 when all
+    compile, 2 otherwise.
     """
     errors: list[PolicyError] = []
     files: list[Path] = []
@@ -105,18 +109,20 @@ def check_policies(paths: tuple[Path, ...]) -> None:
             files.extend(policy_files([path]))
         except PolicyError as error:
             errors.append(error)
-    loaded = 0
+    definitions: list[PolicyDefinition] = []
     for file in files:
         try:
-            loaded += len(load_policies([file]))
+            definitions.extend(load_policies([file]))
         except PolicyError as error:
             errors.append(error)
+    loaded = len(definitions)
     if not errors and len(files) > 1:
         # Each file compiled alone; loading them together also checks that no id is defined twice.
         try:
             load_policies(files)
         except PolicyError as error:
             errors.append(error)
+    errors.extend(check_field_references(definitions, load_schemas()))
     for problem in errors:
         click.echo(str(problem))
     if errors:
