@@ -197,6 +197,7 @@ class _Compiler:
             pending_message=data.get("pending_message", "").strip() or None,
             params=dict(self.params),
             source=self.document.location(""),
+            document=self.document,
         )
 
     def template(self, text: str, pointer: str, scope: frozenset[str]) -> None:
@@ -220,12 +221,12 @@ class _Compiler:
         where = None
         if "where" in data:
             where = self.conditions(data["where"], f"{pointer}/where", scope | {alias})
-        return ir.Query(types=types, where=where, alias=alias)
+        return ir.Query(types=types, where=where, alias=alias, pointer=pointer)
 
     def conditions(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Cond:
         if isinstance(data, list):
             items = tuple(self.condition(item, f"{pointer}/{i}", scope) for i, item in enumerate(data))
-            return items[0] if len(items) == 1 else ir.All(items)
+            return items[0] if len(items) == 1 else ir.All(items, pointer=pointer)
         return self.condition(data, pointer, scope)
 
     def condition(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Cond:
@@ -239,27 +240,27 @@ class _Compiler:
             if not isinstance(arg, list) or not arg:
                 raise self.error(f"'{op}' takes a non-empty list of conditions", here)
             items = tuple(self.condition(item, f"{here}/{i}", scope) for i, item in enumerate(arg))
-            return ir.All(items) if op == "all" else ir.AnyOf(items)
+            return ir.All(items, pointer=pointer) if op == "all" else ir.AnyOf(items, pointer=pointer)
         if op == "not":
-            return ir.Not(self.condition(arg, here, scope))
+            return ir.Not(self.condition(arg, here, scope), pointer=pointer)
         if op in _COMPARE_OPS:
             left, right = self.pair(arg, here, scope, op)
-            return ir.Compare(op, left, right)
+            return ir.Compare(op, left, right, pointer=pointer)
         if op == "in":
             item, options = self.pair(arg, here, scope, op)
-            return ir.In(item, options)
+            return ir.In(item, options, pointer=pointer)
         if op == "intersects":
             left, right = self.pair(arg, here, scope, op)
-            return ir.Intersects(left, right)
+            return ir.Intersects(left, right, pointer=pointer)
         if op in ("present", "absent"):
-            return ir.Present(self.expr(arg, here, scope), negate=op == "absent")
+            return ir.Present(self.expr(arg, here, scope), negate=op == "absent", pointer=pointer)
         if op in ("exists", "none"):
             if not isinstance(arg, dict):
                 raise self.error(f"'{op}' takes a query: an object with 'type' and optional 'where'", here)
-            return ir.Exists(self.query_checked(arg, here, scope), negate=op == "none")
+            return ir.Exists(self.query_checked(arg, here, scope), negate=op == "none", pointer=pointer)
         if op in ("before", "after"):
             left, right = self.pair(arg, here, scope, op)
-            return ir.Order(op, left, right)
+            return ir.Order(op, left, right, pointer=pointer)
         if op in ("every", "some"):
             if (
                 not isinstance(arg, dict)
@@ -272,7 +273,7 @@ class _Compiler:
             alias = arg.get("as", "item")
             listed = self.expr(arg["in"], f"{here}/in", scope)
             where = self.conditions(arg["where"], f"{here}/where", scope | {alias})
-            return ir.Quantifier(op, listed, alias, where)
+            return ir.Quantifier(op, listed, alias, where, pointer=pointer)
         if op == "matches":
             value, pattern = self.pair(arg, here, scope, op, literal_right=True)
             if not isinstance(pattern, ir.Lit) or not isinstance(pattern.value, str):
@@ -281,9 +282,9 @@ class _Compiler:
                 re.compile(pattern.value)
             except re.error as exc:
                 raise self.error(f"invalid regular expression: {exc}", f"{here}/1") from None
-            return ir.Matches(value, pattern.value)
+            return ir.Matches(value, pattern.value, pointer=pointer)
         if op == "condition":
-            return self.call(arg, here, scope)
+            return replace(self.call(arg, here, scope), pointer=pointer)
         raise self.error(f"unknown condition operator '{op}'", here)
 
     def call(self, arg: Any, pointer: str, scope: frozenset[str]) -> ir.Call:
@@ -318,7 +319,7 @@ class _Compiler:
             else (name_, ir.Lit(None))
             for name_ in condition.params
         )
-        return ir.Call(condition, args)
+        return ir.Call(condition, args, pointer=pointer)
 
     def query_checked(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
         unknown = set(data) - {"type", "where", "as"}
@@ -341,36 +342,36 @@ class _Compiler:
 
     def expr(self, data: Any, pointer: str, scope: frozenset[str]) -> ir.Expr:
         if isinstance(data, str):
-            return self.reference(data, pointer, scope) if data.startswith("$") else ir.Lit(data)
+            return self.reference(data, pointer, scope) if data.startswith("$") else ir.Lit(data, pointer)
         if isinstance(data, list):
             items = [self.expr(item, f"{pointer}/{i}", scope) for i, item in enumerate(data)]
             if all(isinstance(item, ir.Lit) for item in items):
-                return ir.Lit(tuple(item.value for item in items))  # type: ignore[union-attr]
+                return ir.Lit(tuple(item.value for item in items), pointer)  # type: ignore[union-attr]
             raise self.error("a list value may hold only literals", pointer)
         if not isinstance(data, dict):
-            return ir.Lit(data)
+            return ir.Lit(data, pointer)
         if len(data) != 1:
             raise self.error("an expression object has exactly one operator key", pointer)
         ((op, arg),) = data.items()
         here = f"{pointer}/{op}"
         if op in ("add", "sub"):
             left, right = self.pair(arg, here, scope, op)
-            return ir.Arith(op, left, right)
+            return ir.Arith(op, left, right, pointer=pointer)
         if op == "duration":
             try:
-                return ir.Lit(parse_duration(arg))
+                return ir.Lit(parse_duration(arg), pointer)
             except ValueError as exc:
                 raise self.error(str(exc), here) from None
         if op == "coalesce":
             if not isinstance(arg, list) or not arg:
                 raise self.error("'coalesce' takes a non-empty list", here)
-            return ir.Coalesce(tuple(self.expr(item, f"{here}/{i}", scope) for i, item in enumerate(arg)))
-        if op in ("latest", "earliest"):
-            return ir.Pick(op, self.query_checked(self.need_dict(arg, here, op), here, scope))
-        if op == "count":
-            return ir.Count(self.query_checked(self.need_dict(arg, here, op), here, scope))
+            options = tuple(self.expr(item, f"{here}/{i}", scope) for i, item in enumerate(arg))
+            return ir.Coalesce(options, pointer=pointer)
+        if op in ("latest", "earliest", "count"):
+            query = self.query_checked(self.need_dict(arg, here, op), here, scope)
+            return ir.Count(query, pointer=pointer) if op == "count" else ir.Pick(op, query, pointer=pointer)
         if op == "fold":
-            return self.fold(self.need_dict(arg, here, op), here, scope)
+            return replace(self.fold(self.need_dict(arg, here, op), here, scope), pointer=pointer)
         if op == "count_distinct":
             spec = self.need_dict(arg, here, op)
             if set(spec) != {"over", "value"}:
@@ -379,10 +380,10 @@ class _Compiler:
                 self.need_dict(spec["over"], f"{here}/over", "over"), f"{here}/over", scope
             )
             value = self.expr(spec["value"], f"{here}/value", scope | {query.alias})
-            return ir.CountDistinct(query, value)
+            return ir.CountDistinct(query, value, pointer=pointer)
         if op == "find":
             text, phrases = self.pair(arg, here, scope, op)
-            return ir.Find(text, phrases)
+            return ir.Find(text, phrases, pointer=pointer)
         return self.condition(data, pointer, scope)
 
     def need_dict(self, arg: Any, pointer: str, op: str) -> dict[str, Any]:
@@ -408,7 +409,7 @@ class _Compiler:
 
     def reference(self, text: str, pointer: str, scope: frozenset[str]) -> ir.Expr:
         if text.startswith("$$"):
-            return ir.Lit(text[1:])
+            return ir.Lit(text[1:], pointer)
         parts = text[1:].split(".")
         root, path = parts[0], tuple(parts[1:])
         if not root or any(not part for part in path):
@@ -417,9 +418,9 @@ class _Compiler:
             if len(path) != 1 or path[0] not in self.params:
                 known = ", ".join(sorted(self.params)) or "none"
                 raise self.error(f"unknown parameter in {text!r} (parameters: {known})", pointer)
-            return ir.Lit(self.params[path[0]])
+            return ir.Lit(self.params[path[0]], pointer)
         if root not in scope:
             raise self.error(
                 f"unknown name '{root}' in {text!r} (in scope: {', '.join(sorted(scope))})", pointer
             )
-        return ir.Ref(root, path)
+        return ir.Ref(root, path, pointer)

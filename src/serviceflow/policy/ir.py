@@ -23,6 +23,12 @@ missing value are false; ``eq``/``ne`` compare missing as ``None``.
 Evidence of a finding, in case order and without repeats: the subject, every record a ``latest`` or
 ``earliest`` let bound, every record that changed a ``fold`` accumulator, and every record matched by a
 ``none`` query that was evaluated.
+
+Source pointers: every node the compiler builds from the YAML carries ``pointer``, the JSON pointer of
+the YAML node it came from (a condition ``/require/exists/where/2``, its query ``/require/exists``), so
+that traces, ``serviceflow explain`` and coverage can name the clause an author wrote. It is not part of
+a node's value (``compare=False``): nodes that evaluators build for themselves have none and still
+compare equal to the compiler's, and ``dataclasses.replace`` keeps it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, Literal
 from serviceflow.conditions import NamedCondition
 from serviceflow.errors import Location
 from serviceflow.findings import Severity
+from serviceflow.policy.yamlsource import SourceDocument
 
 # --- value expressions -------------------------------------------------------------------------
 
@@ -42,6 +49,7 @@ class Lit:
     """A constant (parameters are bound to constants at compile time)."""
 
     value: Any
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class Ref:
 
     root: str
     path: tuple[str, ...] = ()
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,7 @@ class Arith:
     op: Literal["add", "sub"]
     left: Expr
     right: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,7 @@ class Coalesce:
     """The first value that is not missing."""
 
     items: tuple[Expr, ...]
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +92,7 @@ class Query:
     types: tuple[str, ...]
     where: Cond | None = None
     alias: str = "it"
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ class Pick:
 
     which: Literal["latest", "earliest"]
     query: Query
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,7 @@ class Count:
     """How many records a query matches."""
 
     query: Query
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,7 @@ class CountDistinct:
 
     query: Query
     value: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,7 @@ class Find:
 
     text: Expr
     phrases: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,7 @@ class Fold:
     initial: Expr
     when: Cond | None
     value: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -142,6 +159,7 @@ class Compare:
     op: CompareOp
     left: Expr
     right: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +168,7 @@ class In:
 
     item: Expr
     options: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +177,7 @@ class Intersects:
 
     left: Expr
     right: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +186,7 @@ class Present:
 
     expr: Expr
     negate: bool = False
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +195,7 @@ class Exists:
 
     query: Query
     negate: bool = False
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +205,7 @@ class Order:
     op: Literal["before", "after"]
     left: Expr
     right: Expr
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +216,7 @@ class Quantifier:
     items: Expr
     alias: str
     where: Cond
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +225,7 @@ class Matches:
 
     expr: Expr
     pattern: str
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,21 +239,25 @@ class Call:
 
     condition: NamedCondition
     args: tuple[tuple[str, Expr], ...]
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class All:
     items: tuple[Cond, ...]
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class AnyOf:
     items: tuple[Cond, ...]
+    pointer: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
     item: Cond
+    pointer: str | None = field(default=None, compare=False)
 
 
 Cond = Compare | In | Intersects | Present | Exists | Order | Quantifier | Matches | Call | All | AnyOf | Not
@@ -272,6 +301,8 @@ class CompiledPolicy:
     source: Location | None = None
     calendar: str | None = None
     """Durations count in this business-hours calendar; ``case``: the case's own; ``None``: calendar time."""
+    document: SourceDocument | None = field(default=None, compare=False, repr=False)
+    """The YAML the policy was compiled from: the lines and spellings behind the nodes' pointers."""
 
     @property
     def message_for_pending(self) -> str:
