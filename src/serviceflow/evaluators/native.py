@@ -2,6 +2,11 @@
 
 Each compiled policy is turned once into a tree of closures (one per IR node), so evaluating a case
 costs only the calls, not a walk over the dataclasses with ``isinstance`` dispatch.
+
+Tracing (:mod:`serviceflow.explain`) hands the evaluator a :class:`Tracer` at construction: each
+closure is then passed through ``tracer.wrap(node, closure)`` as it is built, so a traced run calls the
+very closures an untraced one does and cannot disagree with it. Without a tracer nothing is wrapped
+and evaluation costs exactly what it did.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from serviceflow.calendars import Calendar
 from serviceflow.conditions import ConditionContext, ConditionError
@@ -43,6 +48,19 @@ class Frame:
 
 
 Fn = Callable[[Frame], Any]
+Wrap = Callable[[ir.Expr | ir.Query, Fn], Fn]
+
+
+class Tracer(Protocol):
+    """Observes evaluation by wrapping closures as they are compiled (see the module docstring)."""
+
+    def wrap(self, node: ir.Expr | ir.Query, closure: Fn) -> Fn:
+        """A closure for ``node`` that calls ``closure`` once per call and returns what it returns.
+
+        ``node`` is an expression, a condition, or a query (whose closure returns the matched records
+        in case order); a query's ``where`` is called once per candidate with the candidate bound.
+        """
+        ...
 
 
 class NativeEvaluator:
@@ -51,11 +69,15 @@ class NativeEvaluator:
     name = "native"
 
     def __init__(
-        self, policies: Sequence[ir.CompiledPolicy], calendars: Mapping[str, Calendar] | None = None
+        self,
+        policies: Sequence[ir.CompiledPolicy],
+        calendars: Mapping[str, Calendar] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.policies = list(policies)
         self.calendars = dict(calendars or {})
-        self._compiled = [_PolicyProgram(policy) for policy in self.policies]
+        wrap = tracer.wrap if tracer is not None else None
+        self._compiled = [_PolicyProgram(policy, wrap) for policy in self.policies]
 
     def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
         view = CaseView(case_id, records, now)
@@ -71,13 +93,13 @@ class NativeEvaluator:
 class _PolicyProgram:
     """One policy compiled to closures."""
 
-    def __init__(self, policy: ir.CompiledPolicy) -> None:
+    def __init__(self, policy: ir.CompiledPolicy, wrap: Wrap | None = None) -> None:
         self.policy = policy
-        self.subject_where = _cond(policy.subject.where) if policy.subject.where is not None else None
-        self.lets = [(let.name, _expr(let.expr)) for let in policy.lets]
-        self.when = _cond(policy.when) if policy.when is not None else None
-        self.require = _cond(policy.require)
-        self.by = _expr(policy.by) if policy.by is not None else None
+        self.subject_where = _cond(policy.subject.where, wrap) if policy.subject.where is not None else None
+        self.lets = [(let.name, _expr(let.expr, wrap)) for let in policy.lets]
+        self.when = _cond(policy.when, wrap) if policy.when is not None else None
+        self.require = _cond(policy.require, wrap)
+        self.by = _expr(policy.by, wrap) if policy.by is not None else None
 
     def run(self, view: CaseView, clock: Calendar | None) -> list[Finding]:
         policy = self.policy
@@ -131,16 +153,23 @@ class _PolicyProgram:
 # --- closures for expressions --------------------------------------------------------------------
 
 
-def _expr(node: ir.Expr) -> Fn:
+def _expr(node: ir.Expr, wrap: Wrap | None = None) -> Fn:
+    closure = _value(node, wrap)
+    if wrap is None or isinstance(node, ir.Cond):  # _cond wrapped it already
+        return closure
+    return wrap(node, closure)
+
+
+def _value(node: ir.Expr, wrap: Wrap | None) -> Fn:
     if isinstance(node, ir.Lit):
         value = node.value
         return lambda frame: value
     if isinstance(node, ir.Ref):
         return _ref(node)
     if isinstance(node, ir.Arith):
-        return _arith(node)
+        return _arith(node, wrap)
     if isinstance(node, ir.Coalesce):
-        items = [_expr(item) for item in node.items]
+        items = [_expr(item, wrap) for item in node.items]
 
         def coalesce(frame: Frame) -> Any:
             for item in items:
@@ -151,22 +180,22 @@ def _expr(node: ir.Expr) -> Fn:
 
         return coalesce
     if isinstance(node, ir.Pick):
-        return _pick(node)
+        return _pick(node, wrap)
     if isinstance(node, ir.Count):
-        matches = _matcher(node.query)
+        matches = _matcher(node.query, wrap=wrap)
         return lambda frame: len(matches(frame))
     if isinstance(node, ir.Fold):
-        return _fold(node)
+        return _fold(node, wrap)
     if isinstance(node, ir.CountDistinct):
-        return _count_distinct(node)
+        return _count_distinct(node, wrap)
     if isinstance(node, ir.Find):
-        text, phrases = _expr(node.text), _expr(node.phrases)
+        text, phrases = _expr(node.text, wrap), _expr(node.phrases, wrap)
         return lambda frame: find_phrase(text(frame), phrases(frame))
-    return _cond(node)
+    return _cond(node, wrap)
 
 
-def _count_distinct(node: ir.CountDistinct) -> Fn:
-    matches, value, alias = _matcher(node.query), _expr(node.value), node.query.alias
+def _count_distinct(node: ir.CountDistinct, wrap: Wrap | None) -> Fn:
+    matches, value, alias = _matcher(node.query, wrap=wrap), _expr(node.value, wrap), node.query.alias
 
     def count_distinct(frame: Frame) -> int:
         bindings = frame.bindings
@@ -202,8 +231,8 @@ def _ref(node: ir.Ref) -> Fn:
     return ref
 
 
-def _arith(node: ir.Arith) -> Fn:
-    left, right = _expr(node.left), _expr(node.right)
+def _arith(node: ir.Arith, wrap: Wrap | None) -> Fn:
+    left, right = _expr(node.left, wrap), _expr(node.right, wrap)
     subtract = node.op == "sub"
 
     def arith(frame: Frame) -> Any:
@@ -221,10 +250,10 @@ def _arith(node: ir.Arith) -> Fn:
     return arith
 
 
-def _matcher(query: ir.Query, first_only: bool = False) -> Callable[[Frame], list[Record]]:
+def _matcher(query: ir.Query, first_only: bool = False, wrap: Wrap | None = None) -> Fn:
     """The records a query matches, in case order; the alias is bound while ``where`` is tested."""
     types, alias = query.types, query.alias
-    where = _cond(query.where) if query.where is not None else None
+    where = _cond(query.where, wrap) if query.where is not None else None
 
     def matches(frame: Frame) -> list[Record]:
         candidates = frame.view.of_types(types)
@@ -244,7 +273,7 @@ def _matcher(query: ir.Query, first_only: bool = False) -> Callable[[Frame], lis
             _restore(bindings, alias, saved)
         return found
 
-    return matches
+    return matches if wrap is None else wrap(query, matches)
 
 
 def _restore(bindings: dict[str, Any], name: str, saved: Any) -> None:
@@ -257,9 +286,9 @@ def _restore(bindings: dict[str, Any], name: str, saved: Any) -> None:
 _UNBOUND = object()
 
 
-def _pick(node: ir.Pick) -> Fn:
+def _pick(node: ir.Pick, wrap: Wrap | None) -> Fn:
     latest = node.which == "latest"
-    matches = _matcher(node.query, first_only=not latest)
+    matches = _matcher(node.query, first_only=not latest, wrap=wrap)
 
     def pick(frame: Frame) -> Any:
         found = matches(frame)
@@ -272,11 +301,11 @@ def _pick(node: ir.Pick) -> Fn:
     return pick
 
 
-def _fold(node: ir.Fold) -> Fn:
-    matches = _matcher(node.query)
-    initial = _expr(node.initial)
-    when = _cond(node.when) if node.when is not None else None
-    value = _expr(node.value)
+def _fold(node: ir.Fold, wrap: Wrap | None) -> Fn:
+    matches = _matcher(node.query, wrap=wrap)
+    initial = _expr(node.initial, wrap)
+    when = _cond(node.when, wrap) if node.when is not None else None
+    value = _expr(node.value, wrap)
     alias = node.query.alias
 
     def fold(frame: Frame) -> Any:
@@ -307,20 +336,25 @@ _ORDERING = {
 }
 
 
-def _cond(node: ir.Cond) -> Fn:
+def _cond(node: ir.Cond, wrap: Wrap | None = None) -> Fn:
+    closure = _condition(node, wrap)
+    return closure if wrap is None else wrap(node, closure)
+
+
+def _condition(node: ir.Cond, wrap: Wrap | None) -> Fn:
     if isinstance(node, ir.All):
-        items = [_cond(item) for item in node.items]
+        items = [_cond(item, wrap) for item in node.items]
         return lambda frame: all(item(frame) for item in items)
     if isinstance(node, ir.AnyOf):
-        items = [_cond(item) for item in node.items]
+        items = [_cond(item, wrap) for item in node.items]
         return lambda frame: any(item(frame) for item in items)
     if isinstance(node, ir.Not):
-        item = _cond(node.item)
+        item = _cond(node.item, wrap)
         return lambda frame: not item(frame)
     if isinstance(node, ir.Compare):
-        return _compare(node)
+        return _compare(node, wrap)
     if isinstance(node, ir.In):
-        item, options = _expr(node.item), _expr(node.options)
+        item, options = _expr(node.item, wrap), _expr(node.options, wrap)
 
         def member(frame: Frame) -> bool:
             values = options(frame)
@@ -328,7 +362,7 @@ def _cond(node: ir.Cond) -> Fn:
 
         return member
     if isinstance(node, ir.Intersects):
-        left, right = _expr(node.left), _expr(node.right)
+        left, right = _expr(node.left, wrap), _expr(node.right, wrap)
 
         def intersects(frame: Frame) -> bool:
             a, b = left(frame), right(frame)
@@ -336,14 +370,14 @@ def _cond(node: ir.Cond) -> Fn:
 
         return intersects
     if isinstance(node, ir.Present):
-        expr = _expr(node.expr)
+        expr = _expr(node.expr, wrap)
         if node.negate:
             return lambda frame: expr(frame) is None
         return lambda frame: expr(frame) is not None
     if isinstance(node, ir.Exists):
-        return _exists(node)
+        return _exists(node, wrap)
     if isinstance(node, ir.Order):
-        left, right = _expr(node.left), _expr(node.right)
+        left, right = _expr(node.left, wrap), _expr(node.right, wrap)
         before = node.op == "before"
 
         def order(frame: Frame) -> bool:
@@ -354,11 +388,11 @@ def _cond(node: ir.Cond) -> Fn:
 
         return order
     if isinstance(node, ir.Quantifier):
-        return _quantifier(node)
+        return _quantifier(node, wrap)
     if isinstance(node, ir.Call):
-        return _call(node)
+        return _call(node, wrap)
     if isinstance(node, ir.Matches):
-        expr = _expr(node.expr)
+        expr = _expr(node.expr, wrap)
         pattern = re.compile(node.pattern, re.IGNORECASE)
 
         def matches(frame: Frame) -> bool:
@@ -369,9 +403,9 @@ def _cond(node: ir.Cond) -> Fn:
     raise TypeError(f"not a condition: {node!r}")  # pragma: no cover - the compiler only builds these
 
 
-def _call(node: ir.Call) -> Fn:
+def _call(node: ir.Call, wrap: Wrap | None) -> Fn:
     condition = node.condition
-    args = [(name, _expr(expr)) for name, expr in node.args]
+    args = [(name, _expr(expr, wrap)) for name, expr in node.args]
 
     def call(frame: Frame) -> bool:
         values = {name: arg(frame) for name, arg in args}
@@ -381,8 +415,8 @@ def _call(node: ir.Call) -> Fn:
     return call
 
 
-def _compare(node: ir.Compare) -> Fn:
-    left, right = _expr(node.left), _expr(node.right)
+def _compare(node: ir.Compare, wrap: Wrap | None) -> Fn:
+    left, right = _expr(node.left, wrap), _expr(node.right, wrap)
     if node.op == "eq":
         return lambda frame: left(frame) == right(frame)
     if node.op == "ne":
@@ -398,11 +432,11 @@ def _compare(node: ir.Compare) -> Fn:
     return compare
 
 
-def _exists(node: ir.Exists) -> Fn:
+def _exists(node: ir.Exists, wrap: Wrap | None) -> Fn:
     if not node.negate:
-        first = _matcher(node.query, first_only=True)
+        first = _matcher(node.query, first_only=True, wrap=wrap)
         return lambda frame: bool(first(frame))
-    matches = _matcher(node.query)
+    matches = _matcher(node.query, wrap=wrap)
 
     def none(frame: Frame) -> bool:
         found = matches(frame)
@@ -412,8 +446,8 @@ def _exists(node: ir.Exists) -> Fn:
     return none
 
 
-def _quantifier(node: ir.Quantifier) -> Fn:
-    items, where, alias = _expr(node.items), _cond(node.where), node.alias
+def _quantifier(node: ir.Quantifier, wrap: Wrap | None) -> Fn:
+    items, where, alias = _expr(node.items, wrap), _cond(node.where, wrap), node.alias
     every = node.kind == "every"
 
     def quantify(frame: Frame) -> bool:
