@@ -20,13 +20,15 @@ from typing import Any, BinaryIO
 
 from serviceflow.calendars import ALWAYS, Calendar
 from serviceflow.config import CASE_CALENDAR, Config, find_config, load_config
+from serviceflow.enrichers import ActiveEnricher, EnricherChain
 from serviceflow.errors import ConfigError, EvaluatorError, InputError, Location, PolicyError, RecordError
 from serviceflow.evaluators.base import Evaluator
 from serviceflow.evaluators.native import NativeEvaluator
-from serviceflow.findings import Evaluation
-from serviceflow.policy import CompiledPolicy, PolicyDefinition, bundled_policy_dir, load_policies
+from serviceflow.findings import Evaluation, Finding, Severity, Status
+from serviceflow.plugins import PluginHost, discover
+from serviceflow.policy import CompiledPolicy, PolicyDefinition, load_policies
 from serviceflow.records import CaseStore, RawItem, Record, RecordValidator
-from serviceflow.records.reader import expand_sources, read_source
+from serviceflow.records.schemas import load_schemas
 
 ProgressCallback = Callable[[int], None]
 PROGRESS_EVERY = 10_000
@@ -60,11 +62,17 @@ class Engine:
         validator: RecordValidator | None = None,
         definitions: Sequence[PolicyDefinition] = (),
         calendars: Mapping[str, Calendar] | None = None,
+        plugins: PluginHost | None = None,
+        enrichers: EnricherChain | None = None,
     ) -> None:
+        """``plugins`` supplies input formats and record types (default: the built-ins only);
+        ``enrichers`` the enrichers to run on each record (default: none)."""
         self.policies = list(policies)
         self.definitions = list(definitions)
         self.evaluator_name = evaluator
-        self.validator = validator or RecordValidator()
+        self.plugins = plugins if plugins is not None else PluginHost()
+        self.validator = validator or _validator_for(self.plugins)
+        self.enrichers = enrichers if enrichers is not None else EnricherChain([])
         self.calendars = dict(calendars) if calendars is not None else {ALWAYS.name: ALWAYS}
         _check_policy_calendars(self.policies, self.calendars)
         self._evaluator = make_evaluator(evaluator, self.policies, self.calendars)
@@ -77,26 +85,31 @@ class Engine:
         evaluator: str | None = None,
         bundled: bool | None = None,
         search_from: Path | None = None,
+        plugins: PluginHost | None = None,
     ) -> Engine:
-        """Load bundled and named policies, apply the configuration, choose the evaluator.
+        """Load bundled, plugin and named policies, apply the configuration, choose the evaluator.
 
         ``config`` may be a :class:`Config`, a path, or ``None`` to look for the nearest
         ``serviceflow.toml`` / ``pyproject.toml`` above ``search_from`` (default: the working directory).
+        ``plugins`` defaults to discovering installed plugins (``SERVICEFLOW_LOAD_PLUGINS`` chooses;
+        see :mod:`serviceflow.plugins.discovery`).
         """
         if not isinstance(config, Config):
             path = Path(config) if config is not None else find_config(search_from or Path.cwd())
             config = load_config(path)
-        paths: list[Path] = []
-        if config.bundled if bundled is None else bundled:
-            paths.append(bundled_policy_dir())
+        host = plugins if plugins is not None else discover()
+        use_bundled = config.bundled if bundled is None else bundled
+        paths = [pack.path for pack in host.policy_packs if use_bundled or not pack.bundled]
         paths.extend(config.policy_paths)
         paths.extend(Path(p) for p in policy_paths)
-        definitions = load_policies(paths)
+        definitions = load_policies(paths, host.named_conditions)
         return cls(
             bind_policies(definitions, config),
             evaluator=evaluator or config.evaluator,
             definitions=definitions,
             calendars=config.calendars,
+            plugins=host,
+            enrichers=enricher_chain(host, config),
         )
 
     def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
@@ -126,14 +139,14 @@ class Engine:
         as a help desk's event log, to records. A malformed or invalid record, or an unreadable file, is
         reported and skipped; every other record is still evaluated.
         """
-        reader = select_reader(input_format)
+        reader = self.plugins.reader(input_format or "records")
         _require_aware(now)
         store = CaseStore(self.validator.schemas)
         evaluation = Evaluation(now=now)
         read = 0
-        for source in expand_sources(sources) if input_format in (None, "records") else sources:
+        for source in reader.expand(sources):
             try:
-                for item in reader([source], stdin):
+                for item in reader.read([source], stdin):
                     read += 1
                     if on_progress is not None and read % PROGRESS_EVERY == 0:
                         on_progress(read)
@@ -156,12 +169,14 @@ class Engine:
         return evaluation
 
     def _admit(self, item: Any, origin: Location, store: CaseStore, evaluation: Evaluation) -> None:
-        """Validate one item and keep it for its case, or record why it was rejected."""
+        """Validate and enrich one item and keep it for its case, or record why it was rejected."""
         try:
             record = item if isinstance(item, Record) else self.validator.to_record(item, origin)
         except RecordError as error:
             evaluation.input_errors.append(error)
             return
+        if self.enrichers and not isinstance(item, Record):
+            record = self._enrich(item, record, origin, evaluation)
         calendar = record.get("calendar") if record.type == "case_opened" else None
         if calendar is not None and calendar not in self.calendars:
             known = ", ".join(sorted(self.calendars))
@@ -176,6 +191,35 @@ class Engine:
         duplicate = store.add(record)
         if duplicate is not None:
             evaluation.input_errors.append(duplicate)
+
+    def _enrich(
+        self, data: Mapping[str, Any], record: Record, origin: Location, evaluation: Evaluation
+    ) -> Record:
+        """The record with its enrichers' fields, validated again; as read when an enricher failed."""
+        enriched, failures = self.enrichers.apply(data)
+        for failure in failures:
+            evaluation.add(
+                Finding(
+                    policy=f"enricher:{failure.name}",
+                    severity=Severity.ERROR,
+                    status=Status.ERROR,
+                    case_id=record.case_id,
+                    record_id=record.id,
+                    message=failure.message,
+                    evidence=(record.id,),
+                    origin=record.origin,
+                )
+            )
+        if enriched is None:
+            return record
+        try:
+            return self.validator.to_record(enriched, origin)
+        except RecordError as error:
+            names = ", ".join(enricher.name for enricher in self.enrichers.enrichers)
+            evaluation.input_errors.append(
+                RecordError(f"after enrichment ({names}): {error.message}", error.location, error.record_id)
+            )
+            return record
 
     def _evaluate_store(self, store: CaseStore, evaluation: Evaluation) -> None:
         evaluation.records = len(store)
@@ -198,13 +242,32 @@ class Engine:
 Reader = Callable[[Sequence[str | Path], BinaryIO | None], Iterable[RawItem]]
 
 
-def select_reader(input_format: str | None) -> Reader:
-    """serviceflow's own record format by default, or a named importer."""
-    if input_format is None or input_format == "records":
-        return lambda sources, stdin: (item for source in sources for item in read_source(source, stdin))
-    from serviceflow.importers import get_importer
+def _validator_for(plugins: PluginHost) -> RecordValidator:
+    """A validator for the built-in record types plus the plugins' (built once per engine)."""
+    extra = {name: dict(spec.schema) for name, spec in plugins.record_types.items()}
+    return RecordValidator(load_schemas(extra) if extra else None)
 
-    return get_importer(input_format)
+
+def enricher_chain(plugins: PluginHost, config: Config) -> EnricherChain:
+    """The enrichers the configuration enables (or that are on by default), created with their options.
+
+    Naming an enricher no plugin provides is a configuration error: a misspelt name would otherwise
+    silently enrich nothing.
+    """
+    available = plugins.enrichers
+    for name in config.enrichers:
+        if name not in available:
+            raise ConfigError(
+                f"unknown enricher '{name}' (enrichers: {', '.join(sorted(available)) or 'none'})",
+                Location(str(config.source) if config.source else None, None, f"/enrichers/{name}"),
+            )
+    active = []
+    for name, spec in available.items():
+        options = dict(config.enrichers.get(name, {}))
+        if not options.pop("enabled", spec.enabled_by_default if name not in config.enrichers else True):
+            continue
+        active.append(ActiveEnricher(name, spec.plugin, spec.create(options)))
+    return EnricherChain(active)
 
 
 def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> list[CompiledPolicy]:

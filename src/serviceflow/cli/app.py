@@ -13,10 +13,11 @@ from typing import Any
 
 import click
 
-from serviceflow import __version__
 from serviceflow.cli.lint import lint
-from serviceflow.cli.options import DEBUG_ENV, debug_option, debug_requested
+from serviceflow.cli.options import DEBUG_ENV, debug_option, debug_requested, plugin_host, plugin_options
+from serviceflow.cli.plugins import plugins, version_text
 from serviceflow.cli.policies import policies
+from serviceflow.cli.test import test
 from serviceflow.cli.validate import validate
 from serviceflow.errors import ServiceflowError
 
@@ -47,8 +48,24 @@ class ServiceflowGroup(click.Group):
             ctx.exit(INTERNAL_ERROR_EXIT)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version`` lists the plugins' versions too: a bug report needs both."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(version_text(plugin_host(ctx)))
+    ctx.exit()
+
+
 @click.group(cls=ServiceflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="serviceflow", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show serviceflow's version and its plugins' versions, then exit.",
+)
+@plugin_options
 @debug_option
 def main() -> None:
     """Validate customer-service interaction records and check them against policies.
@@ -62,3 +79,5 @@ def main() -> None:
 main.add_command(lint)
 main.add_command(validate)
 main.add_command(policies)
+main.add_command(test)
+main.add_command(plugins)

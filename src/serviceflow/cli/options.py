@@ -13,11 +13,15 @@ import click
 from serviceflow.config import Config, find_config, load_config
 from serviceflow.engine import Engine
 from serviceflow.importers import importer_names
+from serviceflow.plugins import PluginHost, discover
 from serviceflow.timeutil import parse_datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEBUG_KEY = "serviceflow.debug"
+PLUGINS_DIRS_KEY = "serviceflow.plugins_dirs"
+STRICT_PLUGINS_KEY = "serviceflow.strict_plugins"
+HOST_KEY = "serviceflow.host"
 #: The --input-format value for serviceflow's own JSON Lines / JSON array record files.
 RECORDS_FORMAT = "records"
 DEBUG_ENV = "SERVICEFLOW_DEBUG"
@@ -47,6 +51,53 @@ def debug_option(function: F) -> F:
     )(function)
 
 
+def _add_plugins_dirs(ctx: click.Context, _param: click.Parameter, value: tuple[Path, ...]) -> None:
+    if value:
+        ctx.find_root().meta.setdefault(PLUGINS_DIRS_KEY, []).extend(value)
+
+
+def _set_strict(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[STRICT_PLUGINS_KEY] = True
+
+
+def plugin_options(function: F) -> F:
+    """``--plugins-dir`` and ``--strict-plugins``, accepted by the group and by every command."""
+    function = click.option(
+        "--strict-plugins",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_strict,
+        help="Stop with exit status 2 when a plugin fails to load (default: name it and go on).",
+    )(function)
+    return click.option(
+        "--plugins-dir",
+        multiple=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_add_plugins_dirs,
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Load each *.py file in DIR as a plugin (repeatable; or SERVICEFLOW_PLUGINS_DIR).",
+    )(function)
+
+
+def plugin_host(ctx: click.Context | None = None) -> PluginHost:
+    """The run's plugin host, loaded once; each plugin that failed to load is named on stderr."""
+    root = (ctx or click.get_current_context()).find_root()
+    host = root.meta.get(HOST_KEY)
+    if host is None:
+        host = discover(root.meta.get(PLUGINS_DIRS_KEY, ()), strict=bool(root.meta.get(STRICT_PLUGINS_KEY)))
+        root.meta[HOST_KEY] = host
+        host.plugins()  # collect now, so that a failing hook is reported here too
+        for failure in host.failures:
+            click.echo(
+                f"serviceflow: warning: plugin '{failure.name}' failed to load: {failure.error}", err=True
+            )
+    return host
+
+
 def policy_source_options(function: F) -> F:
     """``--policies``, ``--config`` and ``--no-bundled``: which policies run, and how they are set."""
     function = click.option(
@@ -74,14 +125,17 @@ def policy_source_options(function: F) -> F:
 
 
 def input_format_option(function: F) -> F:
-    """``--input-format``: serviceflow's own records (default), or a help-desk log read by an importer."""
+    """``--input-format``: serviceflow's own records (default), an importer's log, or a plugin's format.
+
+    Not a ``click.Choice``: plugins add formats, and they are known only once the plugins are loaded.
+    """
     return click.option(
         "--input-format",
-        type=click.Choice([RECORDS_FORMAT, *importer_names()]),
         default=RECORDS_FORMAT,
         show_default=True,
-        help="Format of PATH: serviceflow records, or a help-desk event log (CSV, optionally .gz) "
-        "mapped to records by an importer (see docs/importers.md).",
+        metavar="FORMAT",
+        help=f"Format of PATH: {', '.join([RECORDS_FORMAT, *importer_names()])}, or a plugin's "
+        "(see 'serviceflow plugins'); help-desk event logs are mapped to records (docs/importers.md).",
     )(function)
 
 
@@ -116,4 +170,5 @@ def build_engine(
         config=config,
         evaluator=evaluator,
         bundled=False if no_bundled else None,
+        plugins=plugin_host(),
     )

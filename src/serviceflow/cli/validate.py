@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from pathlib import Path
-
 import click
 
-from serviceflow.cli.options import RECORDS_FORMAT, debug_option, input_format_option
+from serviceflow.cli.options import debug_option, input_format_option, plugin_host, plugin_options
+from serviceflow.engine import Engine
 from serviceflow.errors import InputError
-from serviceflow.importers import get_importer
-from serviceflow.importers.csvlog import expand_csv_sources
-from serviceflow.records import RawItem, RecordValidator
-from serviceflow.records.reader import expand_sources, read_source
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @input_format_option
+@plugin_options
 @debug_option
 def validate(paths: tuple[str, ...], input_format: str) -> None:
     """Check that every record is well-formed JSON and matches its type's schema.
@@ -28,13 +23,14 @@ def validate(paths: tuple[str, ...], input_format: str) -> None:
     Every error is printed as FILE:LINE: /POINTER: MESSAGE. Exit status 0 when all records are valid,
     2 when any is not (or a file cannot be read). Duplicate ids and policies are not checked here.
     """
-    validator = RecordValidator()
+    host = plugin_host()
+    validator = Engine([], plugins=host).validator  # the built-in record types and the plugins'
+    reader = host.reader(input_format)
     valid = invalid = unreadable = 0
-    sources, read = _reader(paths, input_format)
     # One source at a time, so that an unreadable file does not hide the files after it.
-    for source in sources:
+    for source in reader.expand(paths):
         try:
-            for item in read(source):
+            for item in reader.read([source], None):
                 errors = (
                     [item.error] if item.error is not None else validator.iter_errors(item.data, item.origin)
                 )
@@ -56,12 +52,3 @@ def validate(paths: tuple[str, ...], input_format: str) -> None:
         ctx.exit(2)
     click.echo(f"{valid} {'record' if valid == 1 else 'records'} valid", err=True)
 
-
-def _reader(
-    paths: Iterable[str], input_format: str
-) -> tuple[list[str | Path], Callable[[str | Path], Iterable[RawItem]]]:
-    """The sources to read one by one, and how to read one, for ``input_format``."""
-    if input_format == RECORDS_FORMAT:
-        return expand_sources(paths), read_source
-    importer = get_importer(input_format)
-    return expand_csv_sources(paths, importer.accepts), lambda source: importer([source], None)
