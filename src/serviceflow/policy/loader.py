@@ -28,7 +28,11 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in POLICY_SUFFIXES and not _is_test_file(p))
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in POLICY_SUFFIXES and not is_policy_test_file(p.relative_to(path))
+                )
             )
         elif path.is_file():
             files.append(path)
@@ -37,9 +41,14 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _is_test_file(path: Path) -> bool:
-    """Policy test files (``*.test.yaml``, ``tests/`` folders) sit beside policies but are not policies."""
-    return path.name.endswith((".test.yaml", ".test.yml")) or "tests" in path.parts[-2:-1]
+def is_policy_test_file(relative: Path) -> bool:
+    """Policy test files (``*.test.yaml``, anything under a ``tests/`` folder) sit beside policies.
+
+    ``relative`` is the path below the directory searched, so that a ``tests`` folder above it (a
+    project kept under ``tests/``) does not hide every policy. ``serviceflow test`` finds its files by
+    the same rule (:mod:`serviceflow.policytest.discovery`).
+    """
+    return relative.name.endswith((".test.yaml", ".test.yml")) or "tests" in relative.parts[:-1]
 
 
 def load_policies(
