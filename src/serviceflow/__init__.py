@@ -14,6 +14,7 @@ from serviceflow.errors import (
     ServiceflowError,
 )
 from serviceflow.findings import Evaluation, Finding, Severity, Status
+from serviceflow.hookspecs import hookimpl
 from serviceflow.records.model import Record
 
 __version__ = "0.1.0"
@@ -33,4 +34,5 @@ __all__ = [
     "Severity",
     "Status",
     "__version__",
+    "hookimpl",
 ]
