@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("durable.lang", reason="durable-rules needs CPython 3.11 or 3.12 and the 'durable' extra")
 
 from serviceflow.calendars import ALWAYS, Calendar
+from serviceflow.conditions import ConditionContext, NamedCondition
 from serviceflow.errors import EvaluatorError
 from serviceflow.evaluators.durable import DurableEvaluator
 from serviceflow.evaluators.native import NativeEvaluator
@@ -633,6 +634,152 @@ def test_every_node_of_the_language_gives_the_native_findings(calendar: str | No
         durable.close()
     assert {policy for policy, _ in seen} == set(SYNTHETIC)
     assert sum(1 for _, more in seen if more) >= 4  # evidence beyond the subject is exercised
+
+
+# --- named conditions -----------------------------------------------------------------------------
+
+NAMED = {
+    "named-in-selection-lets-and-not": """
+for_each: {type: a, where: {condition: {name: small, args: {value: $it.x}}}}
+let:
+  partner: {latest: {type: b, where: {condition: {name: same, args: {a: $it, b: $subject}}}}}
+  agreed: {condition: {name: same, args: {a: $subject, b: {earliest: {type: c, where: {present: $it.s}}}}}}
+require:
+  any:
+    - eq: [$agreed, true]
+    - all: [{present: $partner}, {not: {condition: {name: tagged, args: {record: $partner, tag: red}}}}]
+message: "{subject.id} partner={partner} agreed={agreed}"
+""",
+    "named-in-query-wheres-and-folds": """
+for_each: {type: b}
+let:
+  n: {count: {type: [a, c], where: {condition: {name: small, args: {value: {coalesce: [$it.x, 0]}}}}}}
+  blue:
+    fold:
+      over: {type: c, as: cc}
+      initial: 0
+      when: {condition: {name: tagged, args: {record: $cc, tag: blue}}}
+      value: {add: [$acc, 1]}
+when: {condition: {name: enough, args: {n: $n, kind: a}}}
+require:
+  all:
+    - none:
+        type: c
+        where:
+          - eq: [$it.s, $subject.s]
+          - condition: {name: recent, args: {at: $it.at, within: {duration: 2h}}}
+    - not: {exists: {type: a, where: {condition: {name: same, args: {a: $it, b: $subject}}}}}
+by: {add: [$subject.at, {duration: 4h}]}
+message: "{subject.id} n={n} blue={blue}"
+pending_message: "{subject.id} by {deadline}"
+""",
+    "named-in-quantifiers-and-computed-arguments": """
+for_each: {type: [a, c]}
+when:
+  some: {in: [red, blue, rose], as: k, where: {condition: {name: tagged, args: {record: $subject, tag: $k}}}}
+require:
+  any:
+    - every: {in: $subject.items, as: i, where: {condition: {name: item-ok, args: {item: $i}}}}
+    - condition: {name: gap-ok, args: {gap: {sub: [$now, $subject.at]}}}
+    - condition: {name: same, args: {a: {latest: {type: b, where: {before: [$it, $subject]}}}, b: $subject}}
+message: "{subject.id} tags={subject.tags}"
+""",
+}
+
+
+def named_conditions(calls: list[tuple[Any, ...]]) -> dict[str, NamedCondition]:
+    """Deterministic predicates, some of which raise or answer a non-boolean for some arguments.
+
+    Every call is logged in ``calls`` (name, policy and arguments), so a test can check that both
+    evaluators call each predicate as often, with the same arguments.
+    """
+
+    def logged(name: str, function: Any) -> Any:
+        def call(context: ConditionContext, **args: Any) -> Any:
+            shown = tuple(sorted((k, v.id if isinstance(v, Record) else repr(v)) for k, v in args.items()))
+            calls.append((name, context.policy_id, context.case_id, shown))
+            return function(context, **args)
+
+        return call
+
+    def small(context: ConditionContext, value: Any) -> bool:
+        if value == 5:
+            raise RuntimeError("five is not small or large")
+        return value is not None and value < 3
+
+    def same(context: ConditionContext, a: Record | None, b: Record | None) -> bool:
+        return a is not None and b is not None and a.get("s") == b.get("s")
+
+    def tagged(context: ConditionContext, record: Record | None, tag: str) -> Any:
+        tags = record.get("tags") if record is not None else None
+        if tags is None and tag == "rose" and record is not None and record.get("s") == "z":
+            return "maybe"
+        return bool(tags) and tag in tags
+
+    def recent(context: ConditionContext, at: datetime | None, within: timedelta) -> bool:
+        return at is not None and context.now - at <= within
+
+    def enough(context: ConditionContext, n: int, kind: str) -> bool:
+        return n >= len(context.of_type(kind)) // 2
+
+    def item_ok(context: ConditionContext, item: Any) -> bool:
+        if item.get("q") == "y" and item.get("p") == 4:
+            raise KeyError("p")
+        return bool(item.get("p", 0) > 1)
+
+    def gap_ok(context: ConditionContext, gap: timedelta | None) -> bool:
+        return gap is not None and gap < timedelta(hours=3)
+
+    declared: dict[str, tuple[Any, dict[str, str]]] = {
+        "small": (small, {"value": "number"}),
+        "same": (same, {"a": "record", "b": "record"}),
+        "tagged": (tagged, {"record": "record", "tag": "string"}),
+        "recent": (recent, {"at": "datetime", "within": "duration"}),
+        "enough": (enough, {"n": "integer", "kind": "string"}),
+        "item-ok": (item_ok, {"item": "any"}),
+        "gap-ok": (gap_ok, {"gap": "duration"}),
+    }
+    return {
+        name: NamedCondition(name, logged(name, function), params, plugin="test-plugin")
+        for name, (function, params) in declared.items()
+    }
+
+
+@pytest.mark.parametrize(("calendar", "cases"), [(None, 200), ("emea", 80)], ids=["elapsed", "business"])
+def test_named_conditions_anywhere_give_the_native_findings_and_engine_errors(
+    calendar: str | None, cases: int
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    conditions = named_conditions(calls)
+    header = "title: t\nseverity: warning\nrationale: r\n"
+    policies = [
+        parse_policy(parse_yaml(f"id: {name}\n{header}{body.lstrip()}", f"{name}.yaml"), conditions).bind(
+            calendar=calendar
+        )
+        for name, body in NAMED.items()
+    ]
+    native, durable = NativeEvaluator(policies, CALENDARS), DurableEvaluator(policies, CALENDARS)
+    rng = random.Random(11)
+    seen: set[tuple[str, str, bool]] = set()
+    try:
+        for number in range(cases):
+            records = synthetic_case(rng, rng.randint(1, 12))
+            now = BASE + timedelta(minutes=rng.randrange(0, 14 * 60, 15))
+            calls.clear()
+            expected = native.evaluate_case("k", records, now)
+            native_calls = sorted(calls)
+            calls.clear()
+            actual = durable.evaluate_case("k", records, now)
+            assert actual == expected, f"case {number}"
+            assert [f.message for f in actual] == [f.message for f in expected]
+            assert sorted(calls) == native_calls, f"case {number}: the predicates were called differently"
+            seen.update((f.policy, f.status.value, len(f.evidence) > 1) for f in actual)
+    finally:
+        durable.close()
+    assert {(policy, status) for policy, status, _ in seen} >= {
+        (policy, status) for policy in NAMED for status in ("violation", "error")
+    }
+    assert any(more for _, status, more in seen if status == "violation")  # evidence from queries in args
 
 
 # --- errors and lifecycle -----------------------------------------------------------------------

@@ -90,8 +90,13 @@ def note(record_id: str, at: str, text: str) -> dict[str, Any]:
     return {"id": record_id, "type": "note", "at": at, "text": text}
 
 
-def evaluate(records: list[dict[str, Any]], evaluator: str, conditions: dict[str, NamedCondition] = CONDITIONS):
-    definition = parse_policy(parse_yaml(POLICY, "policy.yaml"), conditions)
+def evaluate(
+    records: list[dict[str, Any]],
+    evaluator: str,
+    conditions: dict[str, NamedCondition] = CONDITIONS,
+    policy: str = POLICY,
+):
+    definition = parse_policy(parse_yaml(policy, "policy.yaml"), conditions)
     with Engine([definition.bind()], evaluator=evaluator) as engine:
         return engine.evaluate(with_defaults(records), now=NOW)
 
@@ -182,6 +187,112 @@ def test_arguments_are_checked_against_their_declared_types(evaluator_name: str)
     }
     evaluation = evaluate([commitment("k1", "2024-05-07T09:00:00Z")], evaluator_name, conditions)
     assert "argument 'commitment' should be string, got Record" in evaluation.engine_errors[0].message
+
+
+# --- named conditions in every place a condition or a value may stand ----------------------------
+
+RETURN_VISIT = """\
+id: agreed-return-visit
+title: A technician sent back needs the customer's agreement, and no refusal on file
+severity: warning
+rationale: the same story, with the predicates choosing subjects and feeding lets
+for_each:
+  type: commitment
+  where:
+    condition: {name: resource-named, args: {commitment: $it}}
+let:
+  agreed:
+    condition:
+      name: agreed-in
+      args: {note: {latest: {type: note, where: {before: [$it, $subject]}}}}
+require:
+  all:
+    - eq: [$agreed, true]
+    - not:
+        condition: {name: reason-recorded, args: {commitment: $subject, phrases: [refused]}}
+message: "Commitment {subject.id} sends {subject.resource} back (agreed: {agreed})"
+"""
+
+
+def resource_named(context: ConditionContext, commitment: Record) -> bool:
+    if commitment.get("resource") == "unknown":
+        raise ValueError("resource 'unknown' is not in the roster")
+    return commitment.get("resource") is not None
+
+
+def agreed_in(context: ConditionContext, note: Record | None) -> bool:
+    return note is not None and "customer agreed" in str(note.get("text", "")).lower()
+
+
+RETURN_VISIT_CONDITIONS = {
+    **CONDITIONS,
+    "resource-named": NamedCondition(
+        "resource-named", resource_named, {"commitment": "record"}, plugin="acme"
+    ),
+    "agreed-in": NamedCondition("agreed-in", agreed_in, {"note": "record"}, plugin="acme"),
+}
+
+
+def return_visit(records: list[dict[str, Any]], evaluator: str) -> Any:
+    return evaluate(records, evaluator, RETURN_VISIT_CONDITIONS, RETURN_VISIT)
+
+
+def test_a_latest_pick_as_an_argument_is_evidence_and_a_let_keeps_the_answer(evaluator_name: str) -> None:
+    evaluation = return_visit(
+        [
+            note("n1", "2024-05-07T08:00:00Z", "Customer agreed to Jake"),
+            commitment("k1", "2024-05-07T09:00:00Z"),
+            note("n2", "2024-05-07T09:30:00Z", "Customer declined a second visit"),
+            commitment("k2", "2024-05-07T10:00:00Z", resource="ann"),
+        ],
+        evaluator_name,
+    )
+    assert [(f.record_id, f.status, f.evidence, f.message) for f in evaluation.findings] == [
+        ("k2", Status.VIOLATION, ("k2", "n2"), "Commitment k2 sends ann back (agreed: false)")
+    ]
+    assert evaluation.engine_errors == []
+
+
+def test_a_named_condition_under_not(evaluator_name: str) -> None:
+    evaluation = return_visit(
+        [
+            note("n1", "2024-05-07T08:00:00Z", "Customer agreed, but the tenant refused entry"),
+            commitment("k1", "2024-05-07T09:00:00Z"),
+        ],
+        evaluator_name,
+    )
+    assert [(f.record_id, f.evidence, f.message) for f in evaluation.findings] == [
+        ("k1", ("k1", "n1"), "Commitment k1 sends jake back (agreed: true)")
+    ]
+
+
+def test_a_named_condition_in_for_each_where_chooses_subjects_and_its_error_names_the_record(
+    evaluator_name: str,
+) -> None:
+    evaluation = return_visit(
+        [
+            commitment("k1", "2024-05-07T09:00:00Z"),
+            commitment("k2", "2024-05-07T10:00:00Z", resource=None),
+            commitment("k3", "2024-05-07T11:00:00Z", resource="unknown"),
+            commitment("k4", "2024-05-07T12:00:00Z", resource="ann"),
+        ],
+        evaluator_name,
+    )
+    assert [(f.record_id, f.evidence) for f in evaluation.findings] == [("k1", ("k1",)), ("k4", ("k4",))]
+    (error,) = evaluation.engine_errors
+    assert (error.record_id, error.evidence, error.policy) == ("k3", ("k3",), "agreed-return-visit")
+    assert "'resource-named' (plugin acme) raised ValueError" in error.message
+
+
+def test_an_engine_error_in_one_case_leaves_the_next_case_alone(evaluator_name: str) -> None:
+    records = [
+        commitment("k1", "2024-05-07T09:00:00Z", resource="unknown"),
+        {**commitment("k2", "2024-05-07T09:00:00Z"), "case_id": "c2"},
+        {**note("n1", "2024-05-07T08:00:00Z", "customer agreed"), "case_id": "c2"},
+    ]
+    evaluation = return_visit(records, evaluator_name)
+    assert [(f.case_id, f.record_id) for f in evaluation.engine_errors] == [("c1", "k1")]
+    assert evaluation.findings == []
 
 
 def compile_error(text: str) -> PolicyError:

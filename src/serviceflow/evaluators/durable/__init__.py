@@ -56,6 +56,15 @@ Actions run synchronously inside the assertion that triggers them, without durab
 * ``Matches``: an attribute each fact carries (Python's regular expressions; durable-rules' own
   dialect differs). ``In`` a string is a substring test: for a literal string, or a string bound on the
   stage, the stage fact carries its result.
+* ``Call`` (a named condition, a plugin's Python predicate): never a rule. Its arguments are bound in
+  order (a literal or reference is read directly; any other argument is a value computed first into a
+  hidden name, so the records a ``latest`` in it visits are evidence as natively), then a Python step
+  calls the predicate with the case at ``now`` and binds its answer to a hidden name, and a stage
+  decides ``eq(answer, true)`` (as a value, the answer is bound directly). In a query's where it makes
+  the query a loop deciding the where per record, as below. When the predicate cannot decide
+  (``ConditionError``), that step reports the native engine-error finding for the record being decided
+  (the subject, or the candidate of the ``for_each`` probe) and ends its path: no verdict, no crash, and
+  the other subjects, policies and cases go on in the same session.
 * ``All``/``AnyOf``/``Not``: negation pushed to the literals, ``all``/``any`` multiplied out; when that
   is not one rule per term, a chain of stages makes the short-circuit explicit.
 * Any operand that needs a query (a ``latest`` in a comparison, a condition used as a value) is

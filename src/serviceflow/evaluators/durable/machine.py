@@ -11,7 +11,10 @@ machine follows exactly that order, so the records it visits, and therefore the 
   ``all``/``any``/``not`` become a chain of nodes and each leaf is decided on its own;
 * a value becomes Python steps (:class:`~.steps.Assign`) when it needs no query, else the query's
   stages (:mod:`.queries`) bind it;
-* an operand that needs a query is computed first into a hidden name, left to right.
+* an operand that needs a query is computed first into a hidden name, left to right;
+* a named condition (``ir.Call``) is opaque Python: its arguments are bound in order, the predicate's
+  answer is computed into a hidden name (:class:`~.steps.CallCondition`), and a node decides
+  ``eq(answer, true)``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from serviceflow.evaluators.durable.rewrite import computable, is_pure, substitu
 from serviceflow.evaluators.durable.rules import FactSchema, rule_clauses
 from serviceflow.evaluators.durable.steps import (
     BY,
+    DECIDING,
     Assign,
+    CallCondition,
     CheckDeadline,
     Continue,
     Evidence,
@@ -169,7 +174,8 @@ class _PolicyCompiler(QueryCompiler):
         def select(case: Any, facts: Facts) -> None:
             env = case.envs[facts["s"]["g"]]
             record = case.record(facts[cid])
-            case.run(probe, {"now": env["now"], alias: record, record_name: record})
+            deciding = (self.index, case.position(record))
+            case.run(probe, {"now": env["now"], alias: record, record_name: record, DECIDING: deciding})
 
         return select
 
@@ -277,6 +283,11 @@ class _PolicyCompiler(QueryCompiler):
 
     def leaf(self, cond: ir.Cond, scope: Scope, yes: Step, no: Step, collect: bool) -> Step:
         """A comparison whose operands need queries: compute them first, left to right, then decide."""
+        if isinstance(cond, ir.Call):
+            answer = self.program.hidden("call")
+            decided = ir.Compare("eq", ir.Ref(answer), ir.Lit(True))
+            test = self.decide(decided, scope | {answer}, yes, no, "no")
+            return self.call(cond, scope, answer, test, collect)
         clocked = self.normalizer.clocked
         if isinstance(cond, ir.In) and not (is_pure(cond.options, clocked) and is_pure(cond.item, clocked)):
             # Native order: the options first; the item only when there are options.
@@ -314,6 +325,30 @@ class _PolicyCompiler(QueryCompiler):
                 step = self.value(getattr(cond, name), frozenset(bound), names[name], step, collect)
         return step
 
+    def call(self, call: ir.Call, scope: Scope, target: str, then: Step, collect: bool) -> Step:
+        """Steps binding ``target`` to a named condition's answer.
+
+        The native evaluator evaluates the arguments left to right and then calls the predicate. A
+        literal or a reference cannot fail nor visit a record, so the predicate's step reads it itself;
+        every other argument (a ``latest``, a ``count``, arithmetic, a condition) is bound to a hidden
+        name first, in that order, so the records its queries visit, and the evidence, are the native ones.
+        """
+        args: list[tuple[str, ir.Expr]] = []
+        hoisted: list[tuple[ir.Expr, str, Scope]] = []
+        known = scope
+        for name, expr in call.args:
+            if isinstance(expr, ir.Lit | ir.Ref):
+                args.append((name, expr))
+                continue
+            hidden = self.program.hidden("arg")
+            args.append((name, ir.Ref(hidden)))
+            hoisted.append((expr, hidden, known))
+            known = known | {hidden}
+        step: Step = CallCondition(target, call.condition, tuple(args), self.policy.id, then)
+        for expr, hidden, bound in reversed(hoisted):
+            step = self.value(expr, bound, hidden, step, collect)
+        return step
+
     # --- values ----------------------------------------------------------------------------------
 
     def value(self, expr: ir.Expr, scope: Scope, target: str, then: Step, collect: bool) -> Step:
@@ -346,6 +381,8 @@ class _PolicyCompiler(QueryCompiler):
                 check = self.decide(ir.Present(ir.Ref(name)), scope | {name}, chosen, step, "no")
                 step = self.value(item, scope, name, check, collect)
             return step
+        if isinstance(expr, ir.Call):
+            return self.call(expr, scope, target, then, collect)
         assert isinstance(expr, _CONDITIONS), f"not an expression the compiler builds: {expr!r}"
         return self.cond(expr, scope, SetValue(target, True, then), SetValue(target, False, then), collect)
 

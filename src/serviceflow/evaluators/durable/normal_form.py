@@ -17,9 +17,9 @@
   does ``in`` a string (a substring test);
 * ``present``/``absent`` test the MISSING sentinel (an ``add``/``sub`` is missing if an operand is).
 
-What cannot be said this way (a value node such as ``latest`` inside the condition, a ``none`` whose
-evidence matters, a join inside ``none``, too many alternatives) raises :class:`~.patterns.NotFlat`; the
-caller then compiles the condition step by step instead.
+What cannot be said this way (a value node such as ``latest`` inside the condition, a named condition,
+a ``none`` whose evidence matters, a join inside ``none``, too many alternatives) raises
+:class:`~.patterns.NotFlat`; the caller then compiles the condition step by step instead.
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ class Normalizer:
             if has_value_node(cond.items, self.clocked):
                 raise NotFlat("value node in a quantifier")
             return self.quantifier(cond, positive, scope, inner)
+        if isinstance(cond, ir.Call):
+            raise NotFlat("a named condition is Python: its answer is computed, then decided")
         if any(has_value_node(expr, self.clocked) for expr in operands(cond)):
             raise NotFlat("value node in a condition")
         expanded = expand_coalesce(cond)

@@ -158,6 +158,8 @@ def substitute(node: Any, alias: str, value: Any) -> Any:
         )
     if isinstance(node, ir.All | ir.AnyOf | ir.Coalesce):
         return replace(node, items=tuple(substitute(item, alias, value) for item in node.items))
+    if isinstance(node, ir.Call):
+        return replace(node, args=tuple((name, substitute(expr, alias, value)) for name, expr in node.args))
     changes = {
         name: substitute(getattr(node, name), alias, value)
         for name in ("left", "right", "item", "options", "expr", "query", "text", "phrases")

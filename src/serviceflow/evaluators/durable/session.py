@@ -19,6 +19,10 @@ A :class:`Case` drives one evaluation: it asserts the record and list-item facts
 each policy's start stage; then, while stages wait for their resolve branch, it asserts the resolve
 facts one at a time (each only after everything before it has run to completion, which is what makes
 the "no rule matched" branch sound).
+
+A named condition that cannot decide is not a failure of the case: its step reports an engine error for
+the record being decided and ends that path (:class:`~.steps.CallCondition`), the other paths and the
+session carry on, and the error finding takes the place the native evaluator gives it.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ import durable_rules_engine
 from durable import engine
 
 from serviceflow.calendars import Calendar
+from serviceflow.conditions import ConditionContext, ConditionError
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, evidence_ids, policy_clock, render_message
+from serviceflow.evaluators.base import CaseView, engine_error, evidence_ids, policy_clock, render_message
 from serviceflow.evaluators.durable.encoding import encode
 from serviceflow.evaluators.durable.facts import FactWriter
-from serviceflow.evaluators.durable.steps import BY, EVIDENCE, Env, Facts, Node, Step
+from serviceflow.evaluators.durable.steps import BY, DECIDING, EVIDENCE, Env, Facts, Node, Step
 from serviceflow.findings import Finding, Status
 from serviceflow.records.model import Record
 
@@ -232,6 +237,8 @@ class Case:
         self.pending: deque[tuple[int, int]] = deque()
         self.evidence: dict[tuple[int, int], set[int]] = defaultdict(set)
         self.outcomes: list[tuple[tuple[int, int], bool, Env]] = []
+        self.errors: list[tuple[tuple[int, int], ConditionError]] = []
+        self._contexts: dict[str, ConditionContext] = {}
         self.started: set[tuple[int, int]] = set()
         self.finished: set[tuple[int, int]] = set()
         self.error: BaseException | None = None
@@ -339,6 +346,23 @@ class Case:
         if key is not None and isinstance(record, Record):
             self.evidence[key].add(self.positions[id(record)])
 
+    def condition_context(self, policy_id: str) -> ConditionContext:
+        """What a named condition called by this policy sees of the case (built once per policy)."""
+        context = self._contexts.get(policy_id)
+        if context is None:
+            view = self.view
+            context = ConditionContext(view.case_id, view.now, view.records, policy_id)
+            self._contexts[policy_id] = context
+        return context
+
+    def engine_error(self, env: Env, error: ConditionError) -> None:
+        """The record this path decides gets an engine error instead of a verdict; its path ends here."""
+        key = env[DECIDING]
+        if self.once(("error", key)):
+            self.errors.append((key, error))
+        if key in self.started:
+            self.finished.add(key)
+
     def conclude(self, env: Env, finding: bool, pending: bool) -> None:
         key = env.get(EVIDENCE)
         if key is None:
@@ -350,30 +374,32 @@ class Case:
     # --- results -----------------------------------------------------------------------------------
 
     def _findings(self) -> list[Finding]:
+        """Verdicts and engine errors in the native order: by policy, then by subject in case order."""
         order: dict[tuple[int, int], int] = {}
         for index, policy in enumerate(self.program.policies):
             for rank, record in enumerate(self.view.of_types(policy.subject.types)):
                 order[(index, self.positions[id(record)])] = rank
-        findings = []
-        for key, pending, env in sorted(
-            self.outcomes, key=lambda outcome: (outcome[0][0], order[outcome[0]])
-        ):
-            policy = self.program.policies[key[0]]
-            subject = self.records[key[1]]
-            deadline = env.get(BY)
-            template = policy.message_for_pending if pending else policy.message
-            evidence = [self.records[o] for o in self.evidence.get(key, ())]
-            findings.append(
-                Finding(
-                    policy=policy.id,
-                    severity=policy.severity,
-                    status=Status.PENDING if pending else Status.VIOLATION,
-                    case_id=self.view.case_id,
-                    record_id=subject.id,
-                    message=render_message(template, env, policy.params, deadline),
-                    evidence=evidence_ids(subject, evidence),
-                    deadline=deadline if pending else None,
-                    origin=subject.origin,
-                )
-            )
-        return findings
+        results = [(key, self._finding(key, pending, env)) for key, pending, env in self.outcomes]
+        for key, error in self.errors:
+            policy, subject = self.program.policies[key[0]], self.records[key[1]]
+            results.append((key, engine_error(policy, self.view.case_id, subject, error)))
+        results.sort(key=lambda result: (result[0][0], order[result[0]]))
+        return [finding for _, finding in results]
+
+    def _finding(self, key: tuple[int, int], pending: bool, env: Env) -> Finding:
+        policy = self.program.policies[key[0]]
+        subject = self.records[key[1]]
+        deadline = env.get(BY)
+        template = policy.message_for_pending if pending else policy.message
+        evidence = [self.records[o] for o in self.evidence.get(key, ())]
+        return Finding(
+            policy=policy.id,
+            severity=policy.severity,
+            status=Status.PENDING if pending else Status.VIOLATION,
+            case_id=self.view.case_id,
+            record_id=subject.id,
+            message=render_message(template, env, policy.params, deadline),
+            evidence=evidence_ids(subject, evidence),
+            deadline=deadline if pending else None,
+            origin=subject.origin,
+        )

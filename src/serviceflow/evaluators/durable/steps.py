@@ -10,9 +10,13 @@ asserts a resolve fact and the rule ``resolve(n, g) and none(marker(n, g))`` fir
 of the node matched (negation as failure, decided by durable-rules; a matching rule asserts the marker).
 
 Between nodes run small Python steps that only move values: bind a let to a pure expression, bind a
-loop's next candidate, record evidence, report the verdict. Each step is a callable ``step(case, env)``;
-``env`` maps names (user names and ``#``-prefixed hidden ones) to exact Python values and is never
-mutated, so a path can be resumed from any stage.
+loop's next candidate, record evidence, report the verdict, and bind a named condition's answer (the
+one step that runs code outside serviceflow: a plugin's predicate). Each step is a callable
+``step(case, env)``; ``env`` maps names (user names and ``#``-prefixed hidden ones) to exact Python
+values and is never mutated, so a path can be resumed from any stage.
+
+A path ends in a verdict, or, when a named condition cannot decide, in an engine error for the record
+being decided: the step reports it and runs nothing further, so the rest of that path never starts.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from serviceflow.conditions import ConditionError, NamedCondition
 from serviceflow.evaluators.durable.encoding import CLOCK, pure_value
 from serviceflow.evaluators.durable.rules import StageSchema
 from serviceflow.policy import ir
@@ -35,6 +40,9 @@ Action = Callable[["Case", Facts], None]
 EVIDENCE = "#ev"
 BY = "#by"
 OUTER = "#outer"
+DECIDING = "#deciding"
+"""(policy index, record position) of the record a path decides, bound from the subject-selection probe
+on (unlike :data:`EVIDENCE`, which only a started subject has): an engine error names that record."""
 
 
 class Step(Protocol):
@@ -74,6 +82,41 @@ class Assign:
 
     def __call__(self, case: Case, env: Env) -> None:
         self.then(case, {**env, self.target: pure_value(self.expr, env)})
+
+
+class CallCondition:
+    """Bind ``target`` to a named condition's answer for arguments that are bound names or literals.
+
+    The compiler has already bound every other argument to a hidden name, in the native order. When the
+    condition cannot decide (:class:`~serviceflow.conditions.ConditionError`) the record being decided
+    gets an engine error and the path stops here, as the native evaluator stops deciding that subject;
+    the error never reaches durable-rules, which is in the middle of an assertion.
+    """
+
+    quiet = False
+
+    def __init__(
+        self,
+        target: str,
+        condition: NamedCondition,
+        args: tuple[tuple[str, ir.Expr], ...],
+        policy_id: str,
+        then: Step,
+    ) -> None:
+        self.target = target
+        self.condition = condition
+        self.args = args
+        self.policy_id = policy_id
+        self.then = then
+
+    def __call__(self, case: Case, env: Env) -> None:
+        values = {name: pure_value(expr, env) for name, expr in self.args}
+        try:
+            answer = self.condition.call(case.condition_context(self.policy_id), values)
+        except ConditionError as error:
+            case.engine_error(env, error)
+            return
+        self.then(case, {**env, self.target: answer})
 
 
 class SetValue:
@@ -182,7 +225,8 @@ class StartSubject:
         if case.once(("subject", key)):
             case.started.add(key)
             clock = case.clocks[self.policy_index]
-            self.then(case, {"now": env["now"], "subject": subject, EVIDENCE: key, CLOCK: clock})
+            start = {"now": env["now"], "subject": subject, EVIDENCE: key, DECIDING: key, CLOCK: clock}
+            self.then(case, start)
 
 
 class Verdict:
