@@ -503,3 +503,90 @@ def test_the_bundled_policy_tests_pass_through_the_cli(monkeypatch: pytest.Monke
     result = run(os.path.join("policies", "tests"))
     assert result.exit_code == 0, result.output
     assert "0 failed" in result.stdout
+
+
+# Coverage
+
+JARGON_FLAGGED = """\
+policy: tone-jargon
+tests:
+  - name: internal jargon in an outbound message is flagged
+    now: "2024-05-08T00:00:00Z"
+    records:
+      - {id: t, type: contact, at: "2024-05-07T09:00:00Z", direction: outbound, text: "Our SLA says so."}
+    expect: [{record: t, status: violation}]
+"""
+
+JARGON_INBOUND = """\
+  - name: the customer may use jargon
+    now: "2024-05-08T00:00:00Z"
+    records:
+      - {id: t, type: contact, at: "2024-05-07T09:00:00Z", direction: inbound, text: "A P1?",
+         actor: {role: customer, id: cu}}
+    expect: []
+"""
+
+
+def test_coverage_names_each_uncovered_clause_with_pointer_line_and_text(workdir: Path) -> None:
+    write(workdir, "jargon.test.yaml", JARGON_FLAGGED)
+    result = run("jargon.test.yaml", "--coverage")
+    assert result.exit_code == 0, result.output
+    coverage = result.stdout.split("clause coverage:\n", 1)[1]
+    assert "tone-jargon    0/4     0.0%" in coverage
+    assert (
+        "uncovered  line 19  /for_each/where/0  eq: [$it.direction, outbound]  (only ever true)" in coverage
+    )
+    assert "uncovered  line 24  /require  absent: $hit  (only ever false)" in coverage
+    assert coverage.rstrip().endswith("0 of 4 clauses covered (0.0%) in 1 policies")
+
+
+def test_a_clause_seen_true_by_one_test_and_false_by_another_is_covered(workdir: Path) -> None:
+    write(workdir, "jargon.test.yaml", JARGON_FLAGGED + JARGON_INBOUND)
+    result = run("jargon.test.yaml", "--format", "json", "--coverage")
+    assert result.exit_code == 0, result.output
+    [policy] = json.loads(result.stdout)["coverage"]
+    clauses = {clause["pointer"]: clause for clause in policy["clauses"]}
+    assert clauses["/for_each/where/0"]["outcomes"] == [False, True]
+    assert clauses["/for_each/where/0"]["covered"] is True
+    assert clauses["/for_each/where/1"]["covered"] is False
+    assert (policy["policy"], policy["covered"], policy["total"], policy["percent"]) == (
+        "tone-jargon",
+        2,
+        4,
+        50.0,
+    )
+
+
+def test_a_policy_below_the_threshold_fails_the_run_though_every_test_passed(workdir: Path) -> None:
+    write(workdir, "jargon.test.yaml", JARGON_FLAGGED + JARGON_INBOUND)
+    below = run("jargon.test.yaml", "--threshold", "60")
+    assert below.exit_code == 1
+    assert "2 passed, 0 failed" in below.stdout
+    assert "tone-jargon    2/4    50.0%  " in below.stdout
+    assert "threshold 60%: 1 below (tone-jargon)" in below.stdout
+    assert run("jargon.test.yaml", "--threshold", "50").exit_code == 0
+
+
+def test_a_failed_test_still_exits_one_and_a_bad_one_two_whatever_the_coverage(workdir: Path) -> None:
+    write(workdir, "respond.test.yaml", FAILING)
+    assert run("respond.test.yaml", "--threshold", "0").exit_code == 1
+    write(workdir, "respond.test.yaml", PASSING.replace('at: "2024-05-07T10:00:00Z"', 'at: "soon"'))
+    assert run("respond.test.yaml", "--threshold", "100").exit_code == 2
+
+
+def test_with_junit_the_coverage_goes_to_stderr(workdir: Path) -> None:
+    write(workdir, "jargon.test.yaml", JARGON_FLAGGED)
+    result = run("jargon.test.yaml", "--format", "junit", "--threshold", "50")
+    assert result.exit_code == 1
+    ET.fromstring(result.stdout)
+    assert result.stderr.startswith("clause coverage:\n  tone-jargon")
+
+
+def test_every_bundled_policy_is_fully_covered_by_its_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What CI runs (.ci/run): the bundled tests, gated at the coverage they reach."""
+    monkeypatch.chdir(REPOSITORY)
+    result = run(os.path.join("policies", "tests"), "--coverage", "--threshold", "100")
+    assert result.exit_code == 0, result.output
+    assert "0 failed (native)" in result.stdout
+    assert "(100.0%) in" in result.stdout
+    assert "; threshold 100%: met" in result.stdout

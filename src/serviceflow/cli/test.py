@@ -11,6 +11,7 @@ from serviceflow.cli.options import build_engine, debug_option, load_user_config
 from serviceflow.cli.output import echo_errors, emit_report, use_color
 from serviceflow.config import EVALUATORS
 from serviceflow.errors import ServiceflowError
+from serviceflow.explain.coverage import PolicyCoverage
 from serviceflow.policytest import (
     PolicyTestError,
     PolicyTestFile,
@@ -19,8 +20,9 @@ from serviceflow.policytest import (
     load_test_file,
     select,
 )
+from serviceflow.policytest import coverage as clause_coverage
 from serviceflow.policytest.report import FORMATS, render_json, render_junit, render_text, summary_line
-from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED
+from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, SuiteResult
 
 
 @click.command("test")
@@ -109,28 +111,35 @@ def test(
     exit_code = suite.exit_code
     measured = None
     if coverage or threshold is not None:
-        from serviceflow.policytest import coverage as clause_coverage
-
         measured = clause_coverage.measure(suite.results)
         if exit_code == EXIT_PASSED and threshold is not None and clause_coverage.below(measured, threshold):
             exit_code = EXIT_FAILED
     color = use_color(output)
-    if report_format == "json":
-        data = clause_coverage.to_dicts(measured) if measured is not None else None
-        text = render_json(suite, data)
-    elif report_format == "junit":
-        text = render_junit(suite)
-    else:
-        text = render_text(suite, color=color)
-        if measured is not None:
-            text += "\n" + clause_coverage.render_text(measured, threshold)
-    emit_report(text, output, color=color)
+    emit_report(_render(suite, report_format, measured, threshold, color), output, color=color)
     if output is not None:
         click.echo(f"serviceflow: wrote {output}: {summary_line(suite)}", err=True)
     if measured is not None and report_format == "junit":
         # JUnit has no place for coverage; CI logs still show it.
         click.echo(clause_coverage.render_text(measured, threshold), nl=False, err=True)
     click.get_current_context().exit(exit_code)
+
+
+def _render(
+    suite: SuiteResult,
+    report_format: str,
+    measured: list[PolicyCoverage] | None,
+    threshold: float | None,
+    color: bool,
+) -> str:
+    """The report in ``report_format``; text and JSON carry the coverage too, when it was measured."""
+    if report_format == "json":
+        return render_json(suite, clause_coverage.to_dicts(measured) if measured is not None else None)
+    if report_format == "junit":
+        return render_junit(suite)
+    text = render_text(suite, color=color)
+    if measured is not None:
+        text += "\n" + clause_coverage.render_text(measured, threshold)
+    return text
 
 
 def _load(paths: Sequence[Path]) -> tuple[list[PolicyTestFile], list[ServiceflowError]]:
