@@ -42,7 +42,7 @@ def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
 
 def test_the_bundled_policies_read_only_fields_their_schemas_define() -> None:
     definitions = load_policies([bundled_policy_dir()])
-    assert len(definitions) == 13
+    assert definitions
     assert check_field_references(definitions, SCHEMAS) == []
 
 
