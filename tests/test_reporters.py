@@ -165,7 +165,16 @@ def test_text_has_no_ansi_codes_unless_colour_is_asked_for() -> None:
 
 def test_json_is_one_object_with_findings_pending_errors_and_summary() -> None:
     data = json.loads(render(sample(), "json"))
-    assert list(data) == ["findings", "pending", "engine_errors", "errors", "summary"]
+    assert list(data) == [
+        "findings",
+        "pending",
+        "waived",
+        "engine_errors",
+        "errors",
+        "expired_waivers",
+        "unused_waivers",
+        "summary",
+    ]
     assert [f["record_id"] for f in data["findings"]] == ["r2", "r4", "r7"]
     assert data["pending"][0]["deadline"] == "2024-05-01T15:00:00Z"
     assert data["errors"] == [

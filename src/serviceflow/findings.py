@@ -11,10 +11,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serviceflow.errors import InputError, Location
 from serviceflow.timeutil import format_datetime
+
+if TYPE_CHECKING:
+    from serviceflow.waivers import WaivedFinding, Waiver
 
 
 class Severity(StrEnum):
@@ -90,6 +93,12 @@ class Evaluation:
     input_errors: list[InputError] = field(default_factory=list)
     engine_errors: list[Finding] = field(default_factory=list)
     """Findings with status ``error``: a plugin raised while a policy was deciding about a record."""
+    waived: list[WaivedFinding] = field(default_factory=list)
+    """Violations and pending findings a live waiver covers (:mod:`serviceflow.waivers`): kept for
+    reports, never failing the run."""
+    expired_waivers: list[Waiver] = field(default_factory=list)
+    unused_waivers: list[Waiver] = field(default_factory=list)
+    """Live waivers that matched no finding: stale or misspelt."""
     cases: int = 0
     records: int = 0
 
@@ -130,6 +139,7 @@ class Evaluation:
             "violations": len(self.findings),
             "pending": len(self.pending),
             "engine_errors": len(self.engine_errors),
+            "waived": len(self.waived),
             "by_severity": dict(sorted(by_severity.items())),
             "by_policy": dict(sorted(by_policy.items())),
             "pending_by_policy": dict(sorted(pending_by_policy.items())),
@@ -139,6 +149,7 @@ class Evaluation:
         return {
             "findings": [f.to_dict() for f in self.findings],
             "pending": [f.to_dict() for f in self.pending],
+            "waived": [w.to_dict() for w in self.waived],
             "engine_errors": [f.to_dict() for f in self.engine_errors],
             "errors": [
                 {
@@ -149,5 +160,7 @@ class Evaluation:
                 }
                 for e in self.input_errors
             ],
+            "expired_waivers": [w.to_dict() for w in self.expired_waivers],
+            "unused_waivers": [w.to_dict() for w in self.unused_waivers],
             "summary": self.summary(),
         }

@@ -32,13 +32,14 @@ def render(
     *,
     policies: Sequence[PolicyInfo] = (),
     color: bool = False,
+    show_waived: bool = False,
 ) -> str:
     """Render ``evaluation`` in ``format`` (a key of :data:`REPORTERS`); raise ``ValueError`` if unknown."""
     try:
         reporter = REPORTERS[format]
     except KeyError:
         raise ValueError(f"unknown report format '{format}' (formats: {', '.join(REPORTERS)})") from None
-    return reporter(evaluation, ReportOptions(policies=policies, color=color))
+    return reporter(evaluation, ReportOptions(policies=policies, color=color, show_waived=show_waived))
 
 
 __all__ = ["REPORTERS", "PolicyInfo", "ReportOptions", "Reporter", "render", "summary_line"]

@@ -32,11 +32,13 @@ class ReportOptions:
 
     ``policies`` are the policies that ran (with their effective severity), so that formats that
     describe their rules (SARIF, JUnit) can list policies without findings too. ``color`` allows ANSI
-    styling; the caller decides it (a terminal, and ``NO_COLOR`` unset).
+    styling; the caller decides it (a terminal, and ``NO_COLOR`` unset). ``show_waived`` lists waived
+    findings in the text report, which otherwise only counts them (a team reads the open queue).
     """
 
     policies: Sequence[PolicyInfo] = ()
     color: bool = False
+    show_waived: bool = False
 
 
 Reporter = Callable[[Evaluation, ReportOptions], str]

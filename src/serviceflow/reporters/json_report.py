@@ -1,7 +1,8 @@
 """The machine-readable report: ``Evaluation.to_dict()`` as one JSON object.
 
-Keys: ``findings`` (violations), ``pending`` (open obligations with their deadlines), ``errors`` (input
-errors with file, line, pointer and message) and ``summary``.
+Keys: ``findings`` (violations), ``pending`` (open obligations with their deadlines), ``waived``
+(findings a waiver covers, each with its ``waiver``), ``engine_errors``, ``errors`` (input errors with
+file, line, pointer and message), ``expired_waivers``, ``unused_waivers`` and ``summary``.
 """
 
 from __future__ import annotations

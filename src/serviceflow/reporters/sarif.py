@@ -11,6 +11,11 @@
 * Input errors are ``invocations[0].toolExecutionNotifications`` (level error), the place SARIF gives
   to problems the tool had reading its input; ``executionSuccessful`` stays true because the other
   records were evaluated.
+* Waived violations stay results, each with a SARIF ``suppressions`` entry (kind ``external``, status
+  ``accepted``, the waiver's reason as justification, its owner and expiry as properties), so that
+  dashboards show them as suppressed rather than lose them; waived pending obligations are kept in
+  ``runs[0].properties.waived_pending``. Expired and unused waivers are
+  ``invocations[0].toolConfigurationNotifications`` (level warning) located in the waivers file.
 
 File names are written as given on the command line (relative paths stay relative, which is what
 code scanning expects when run from the repository root); absolute paths become ``file://`` URIs.
@@ -21,12 +26,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from serviceflow.errors import InputError, Location, RecordError
-from serviceflow.findings import Evaluation, Finding, Severity
+from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.reporters.base import PolicyInfo, ReportOptions
+from serviceflow.timeutil import format_datetime
+
+if TYPE_CHECKING:
+    from serviceflow.waivers import WaivedFinding
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -43,7 +52,9 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
     """The SARIF log as a JSON-ready dict."""
     from serviceflow import __version__
 
-    rules, index = _rules(options.policies, evaluation.findings)
+    waived = [w for w in evaluation.waived if w.finding.status is Status.VIOLATION]
+    waived_pending = [w for w in evaluation.waived if w.finding.status is Status.PENDING]
+    rules, index = _rules(options.policies, [*evaluation.findings, *(w.finding for w in waived)])
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -58,12 +69,19 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
                 "toolExecutionNotifications": [_notification(error) for error in evaluation.input_errors],
             }
         ],
-        "results": [_result(finding, index[finding.policy]) for finding in evaluation.findings],
+        "results": [
+            *(_result(finding, index[finding.policy]) for finding in evaluation.findings),
+            *(_suppressed(item, index[item.finding.policy]) for item in waived),
+        ],
         "properties": {
             "summary": evaluation.summary(),
             "pending": [finding.to_dict() for finding in evaluation.pending],
+            "waived_pending": [item.to_dict() for item in waived_pending],
         },
     }
+    waiver_notices = _waiver_notifications(evaluation, {policy.id for policy in options.policies})
+    if waiver_notices:
+        run["invocations"][0]["toolConfigurationNotifications"] = waiver_notices
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
@@ -128,6 +146,42 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_KEY: f"{finding.policy}:{finding.case_id}:{finding.record_id}"},
         "properties": properties,
     }
+
+
+def _suppressed(waived: WaivedFinding, rule_index: int) -> dict[str, Any]:
+    """A waived violation: still a result, suppressed by the waiver that accepted it."""
+    waiver = waived.waiver
+    suppression: dict[str, Any] = {
+        "kind": "external",
+        "status": "accepted",
+        "justification": waiver.reason,
+        "properties": {"owner": waiver.owner, "expires": format_datetime(waiver.expires)},
+    }
+    physical = _physical_location(waiver.location)
+    if physical is not None:
+        suppression["location"] = {"physicalLocation": physical}
+    return _result(waived.finding, rule_index) | {"suppressions": [suppression]}
+
+
+def _waiver_notifications(evaluation: Evaluation, ran: set[str]) -> list[dict[str, Any]]:
+    """Expired and unused waivers: problems in the tool's configuration, not in the records."""
+    notices = [("expired-waiver", w.expired_notice(), w.location) for w in evaluation.expired_waivers]
+    notices += [
+        ("unused-waiver", w.unused_notice(not ran or w.policy in ran), w.location)
+        for w in evaluation.unused_waivers
+    ]
+    notifications = []
+    for kind, text, location in notices:
+        notification: dict[str, Any] = {
+            "level": "warning",
+            "message": {"text": text},
+            "descriptor": {"id": kind},
+        }
+        physical = _physical_location(location)
+        if physical is not None:
+            notification["locations"] = [{"physicalLocation": physical}]
+        notifications.append(notification)
+    return notifications
 
 
 def _notification(error: InputError) -> dict[str, Any]:

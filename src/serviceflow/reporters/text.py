@@ -2,41 +2,53 @@
 
 Each case gets a header, then its violations (most severe first) and its pending obligations with
 their deadlines; a summary line ends the report. Input errors are not repeated here (the CLI prints
-them on stderr as they are); the summary counts them.
+them on stderr as they are); the summary counts them. Waived findings are counted in the summary and
+listed, last in their case with the waiver's owner, expiry and reason, only with ``show_waived``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serviceflow.errors import RecordError
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.reporters.base import ReportOptions, place, plural, severities_by_rank
 from serviceflow.timeutil import format_datetime
 
+if TYPE_CHECKING:
+    from serviceflow.waivers import Waiver
+
 _SEVERITY_COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 _PENDING_COLOR = "cyan"
+_WAIVED_COLOR = "magenta"
 _LABEL_WIDTH = len("pending")
 
 
 def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
     """Findings by case, then a one-line summary."""
     style = _Style(options.color)
-    everything = [*evaluation.findings, *evaluation.pending]
+    waivers = {id(w.finding): w.waiver for w in evaluation.waived} if options.show_waived else {}
+    shown_waived = [w.finding for w in evaluation.waived] if options.show_waived else []
+    everything = [*evaluation.findings, *evaluation.pending, *shown_waived]
     policy_width = max((len(finding.policy) for finding in everything), default=0)
     lines: list[str] = []
-    for case_id, case_findings in groupby(sorted(everything, key=_case_order), key=lambda f: f.case_id):
+    # Within a case, waived findings come last: the open ones are what needs doing.
+    ordered = sorted(everything, key=lambda f: (f.case_id, id(f) in waivers, _case_order(f)))
+    for case_id, case_findings in groupby(ordered, key=lambda f: f.case_id):
         findings = list(case_findings)
-        violations = [f for f in findings if f.status is Status.VIOLATION]
-        pending = [f for f in findings if f.status is Status.PENDING]
+        open_findings = [f for f in findings if id(f) not in waivers]
+        violations = [f for f in open_findings if f.status is Status.VIOLATION]
+        pending = [f for f in open_findings if f.status is Status.PENDING]
         counts = [plural(len(violations), "violation")] if violations else []
         if pending:
             counts.append(f"{len(pending)} pending")
+        if len(open_findings) < len(findings):
+            counts.append(f"{len(findings) - len(open_findings)} waived")
         lines.append(f"{style.bold(f'case {case_id}')}  ({', '.join(counts)})")
         for finding in findings:
-            lines.extend(_finding_lines(finding, policy_width, style))
+            lines.extend(_finding_lines(finding, policy_width, style, waivers.get(id(finding))))
         lines.append("")
     lines.append(style.summary(summary_line(evaluation), failed=bool(evaluation.findings)))
     return "\n".join(lines) + "\n"
@@ -53,7 +65,8 @@ def summary_line(evaluation: Evaluation) -> str:
     invalid = sum(1 for error in evaluation.input_errors if isinstance(error, RecordError))
     unreadable = len(evaluation.input_errors) - invalid
     problems = _nonzero([(invalid, "invalid record"), (unreadable, "unreadable source")])
-    return "; ".join([text, *problems])
+    waived = [f"{len(evaluation.waived)} waived"] if evaluation.waived else []
+    return "; ".join([text, *waived, *problems])
 
 
 def _nonzero(counts: Iterable[tuple[int, str]]) -> list[str]:
@@ -80,8 +93,12 @@ def _case_order(finding: Finding) -> tuple[str, int, int, float, str, int, str, 
     )
 
 
-def _finding_lines(finding: Finding, policy_width: int, style: _Style) -> list[str]:
-    if finding.status is Status.PENDING:
+def _finding_lines(
+    finding: Finding, policy_width: int, style: _Style, waiver: Waiver | None = None
+) -> list[str]:
+    if waiver is not None:
+        label = style.color("waived".ljust(_LABEL_WIDTH), _WAIVED_COLOR)
+    elif finding.status is Status.PENDING:
         label = style.color("pending".ljust(_LABEL_WIDTH), _PENDING_COLOR)
     else:
         label = style.color(finding.severity.value.ljust(_LABEL_WIDTH), _SEVERITY_COLORS[finding.severity])
@@ -95,6 +112,10 @@ def _finding_lines(finding: Finding, policy_width: int, style: _Style) -> list[s
         lines.append(f"      {word} {format_datetime(finding.deadline)}")
     if len(finding.evidence) > 1:
         lines.append(f"      evidence: {', '.join(finding.evidence)}")
+    if waiver is not None:
+        reason = " ".join(waiver.reason.split())
+        where = style.dim(f"  {place(waiver.location)}") if place(waiver.location) else ""
+        lines.append(f"      waived by {waiver.owner} until {waiver.expires_as_written}: {reason}{where}")
     return lines
 
 
