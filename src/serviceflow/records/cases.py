@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from serviceflow.errors import Location, RecordError
+from serviceflow.records.customers import CustomerHistory
 from serviceflow.records.model import Record
 from serviceflow.records.schemas import ITEMS, DateTimeFields, FieldPath, SchemaSet, load_schemas
 from serviceflow.timeutil import parse_datetime
@@ -37,9 +38,11 @@ class CaseStore:
 
     Each case comes out ordered by ``at`` on the real timeline (offsets taken into account), ties kept
     in input order, with ``seq`` numbering its records 0..n-1. Cases come out in the order they first
-    appeared. A record whose ``id`` was already seen is refused. ``schemas`` (the bundled ones by
-    default; pass the validator's) tells which fields hold date-times; for a field no schema declares,
-    the store notices the datetime and parses that field of that type back too.
+    appeared. A record whose ``id`` was already seen is refused. A case's ``case_opened`` comes out
+    with ``previous_case`` filled in from the same customer's other cases (:mod:`.customers`).
+    ``schemas`` (the bundled ones by default; pass the validator's) tells which fields hold
+    date-times; for a field no schema declares, the store notices the datetime and parses that field
+    of that type back too.
     """
 
     def __init__(self, schemas: SchemaSet | None = None) -> None:
@@ -54,6 +57,7 @@ class CaseStore:
         self._first_seen: dict[str, int] = {}  # record id -> index of the record kept
         self._learned: dict[str, set[FieldPath]] = {}
         self._date_times: dict[str, DateTimeFields] = {}
+        self._history = CustomerHistory()
 
     def __len__(self) -> int:
         return len(self._payloads)
@@ -74,8 +78,10 @@ class CaseStore:
                 record.id,
             )
         index = len(self._payloads)
+        instant = (record.at - _EPOCH) // _MICROSECOND
         self._payloads.append(self._encode(record))
-        self._at.append((record.at - _EPOCH) // _MICROSECOND)
+        self._at.append(instant)
+        self._history.observe(record, instant)
         self._file.append(self._file_index(origin.file))
         self._line.append(origin.line if origin.line is not None else _NO_LINE)
         case = self._cases.get(record.case_id)
@@ -90,7 +96,13 @@ class CaseStore:
         for case_id, indexes in self._cases.items():
             # sorted() is stable and indexes are in input order, so equal instants keep input order.
             ordered = sorted(indexes, key=self._at.__getitem__)
-            yield case_id, [self._rebuild(index, seq) for seq, index in enumerate(ordered)]
+            records = [self._rebuild(index, seq) for seq, index in enumerate(ordered)]
+            for record in records:
+                if record.type == "case_opened" and "previous_case" not in record.fields:
+                    previous = self._history.previous_case(case_id)
+                    if previous is not None:
+                        record.fields["previous_case"] = previous
+            yield case_id, records
 
     def _encode(self, record: Record) -> bytes:
         fields = record.fields
