@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from serviceflow.cli.explain import explain
 from serviceflow.cli.lint import lint
 from serviceflow.cli.options import DEBUG_ENV, debug_option, debug_requested, plugin_host, plugin_options
 from serviceflow.cli.plugins import plugins, version_text
@@ -77,6 +78,7 @@ def main() -> None:
 
 
 main.add_command(lint)
+main.add_command(explain)
 main.add_command(validate)
 main.add_command(policies)
 main.add_command(test)

@@ -175,21 +175,27 @@ def show(value: Any) -> str:
 
 def _operand(trace: TraceNode, policy: CompiledPolicy) -> str:
     """``$subject.due 2024-05-09T12:00:00Z``; a literal written in the policy shows only its value."""
-    written = spell(trace.node, policy, 40)
+    written = spell(trace.node, policy, 60)
     value = show(trace.value) if trace.error is None else "(error)"
     if isinstance(trace.node, ir.Lit) and not written.startswith(("$", "{")):
         return value
     return f"{written} {value}"
 
 
-def _operands(trace: TraceNode, policy: CompiledPolicy) -> list[str]:
-    return [_operand(child, policy) for child in trace.children]
+def _part(trace: TraceNode, expr: ir.Expr, policy: CompiledPolicy) -> str:
+    """The operand ``expr`` of ``trace`` with its value, or as written when it was not evaluated."""
+    # Children are matched by identity: evaluation order is not field order (``in`` reads its list
+    # first), and an operand may not have been evaluated at all.
+    child = next((child for child in trace.children if child.node is expr), None)
+    if child is None:
+        return f"{spell(expr, policy, 60)} (not evaluated)"
+    return _operand(child, policy)
 
 
 def _outcome(trace: TraceNode) -> str:
     if trace.error is not None:
         return f"engine error: {trace.error}"
-    return show(trace.value) if trace.is_condition else f"= {show(trace.value)}"
+    return show(trace.value) if trace.is_condition else f"→ {show(trace.value)}"
 
 
 # --- what each evaluation did ---------------------------------------------------------------------
@@ -222,37 +228,44 @@ def _types(query: ir.Query) -> str:
 
 def describe(trace: TraceNode, policy: CompiledPolicy) -> str:
     """One line saying what an evaluation compared or looked at and what it gave."""
-    node, label = trace.node, node_label(trace.node)
-    parts = _operands(trace, policy)
-    if isinstance(node, ir.Compare) and len(parts) == 2:
-        return f"{label} {parts[0]} {_SYMBOLS[node.op]} {parts[1]}: {_outcome(trace)}"
+    node, label, outcome = trace.node, node_label(trace.node), _outcome(trace)
+    if isinstance(node, ir.Compare):
+        left, right = _part(trace, node.left, policy), _part(trace, node.right, policy)
+        return f"{label} {left} {_SYMBOLS[node.op]} {right}: {outcome}"
+    if isinstance(node, ir.Arith):
+        left, right = _part(trace, node.left, policy), _part(trace, node.right, policy)
+        return f"{label} {left} {'+' if node.op == 'add' else '-'} {right} {outcome}"
+    if isinstance(node, ir.Order | ir.Intersects):
+        left, right = _part(trace, node.left, policy), _part(trace, node.right, policy)
+        return f"{label} {left}, {right}: {outcome}"
+    if isinstance(node, ir.In):
+        return f"in {_part(trace, node.item, policy)} ∈ {_part(trace, node.options, policy)}: {outcome}"
+    if isinstance(node, ir.Present):
+        return f"{label} {_part(trace, node.expr, policy)}: {outcome}"
+    if isinstance(node, ir.Matches):
+        return f"matches {_part(trace, node.expr, policy)} /{node.pattern}/: {outcome}"
+    if isinstance(node, ir.Find):
+        return f"find {_part(trace, node.text, policy)} among {_part(trace, node.phrases, policy)} {outcome}"
     if isinstance(node, ir.Exists | ir.Pick | ir.Count | ir.CountDistinct | ir.Fold):
         query = next((child for child in trace.children if isinstance(child.node, ir.Query)), None)
         alias = f" as {node.query.alias}" if node.query.alias != "it" else ""
         found = f" ({_matched(query)})" if query is not None else ""
-        return f"{label} {_types(node.query)}{alias}{found}: {_outcome(trace)}"
+        separator = ":" if trace.is_condition else ""
+        return f"{label} {_types(node.query)}{alias}{found}{separator} {outcome}"
     if isinstance(node, ir.Query):
         return f"{_types(node)}: {_matched(trace)}"
     if isinstance(node, ir.Quantifier):
-        items = trace.children[0] if trace.children else None
-        listed = _operand(items, policy) if items is not None else spell(node.items, policy)
-        return f"{label} {listed} as {node.alias}: {_outcome(trace)}"
+        return f"{label} {_part(trace, node.items, policy)} as {node.alias}: {outcome}"
     if isinstance(node, ir.Call):
-        args = ", ".join(
-            f"{name}={show(child.value)}"
-            for (name, _expr), child in zip(node.args, trace.children, strict=False)
-        )
-        return f"condition {node.condition.name}({args}): {_outcome(trace)}"
-    if isinstance(node, ir.Matches):
-        subject = parts[0] if parts else spell(node.expr, policy)
-        return f"matches {subject} /{node.pattern}/: {_outcome(trace)}"
+        args = ", ".join(f"{name}={_part(trace, expr, policy)}" for name, expr in node.args)
+        return f"condition {node.condition.name}({args}): {outcome}"
     if isinstance(node, ir.All | ir.AnyOf):
-        return f"{label} ({len(trace.children)} of {len(node.items)} checked): {_outcome(trace)}"
-    if isinstance(node, ir.Lit | ir.Ref):
-        return f"{_operand(trace, policy)}"
-    if parts:
-        return f"{label} {', '.join(parts)}: {_outcome(trace)}"
-    return f"{label}: {_outcome(trace)}"
+        return f"{label} of {len(node.items)}: {outcome}"
+    if isinstance(node, ir.Not):
+        return f"not: {outcome}"
+    if isinstance(node, ir.Coalesce):
+        return f"coalesce of {len(node.items)} {outcome}"
+    return _operand(trace, policy)
 
 
 def _matched(query: TraceNode) -> str:
@@ -330,6 +343,10 @@ def because(trace: TraceNode, policy: CompiledPolicy) -> str:
             inner = first_failure(failed)
             detail = f" ({describe(inner, policy)})" if inner is not None else ""
             return f"{node.alias} {item} failed {_where(inner.pointer if inner else None)}{detail}"
+    if isinstance(node, ir.AnyOf):
+        options = [first_failure(child) or child for child in trace.children]
+        described = "; ".join(f"{_where(option.pointer)} ({describe(option, policy)})" for option in options)
+        return f"none of {_where(trace.pointer)} held: {described}"
     return f"failed {_where(trace.pointer)} ({describe(trace, policy)})"
 
 
