@@ -7,6 +7,7 @@ Read from ``serviceflow.toml`` (top-level keys) or the ``[tool.serviceflow]`` ta
     evaluator = "native"                # or "durable"
     fail-on = "error"                   # error | warning | never
     bundled = true                      # include the bundled core policies
+    waivers = "waivers.yaml"            # accepted exceptions (see docs/waivers.md)
 
     [policies.escalate-values-in-question]
     severity = "warning"
@@ -36,7 +37,17 @@ from serviceflow.errors import ConfigError, Location
 
 FAIL_LEVELS = ("error", "warning", "info", "never")
 EVALUATORS = ("native", "durable")
-_TOP_KEYS = {"policy-paths", "evaluator", "fail-on", "bundled", "policies", "calendars"}
+_TOP_KEYS = {
+    "policy-paths",
+    "evaluator",
+    "fail-on",
+    "bundled",
+    "policies",
+    "calendars",
+    "waivers",
+    "enrichers",
+    "actions",
+}
 _POLICY_KEYS = {"enabled", "severity", "params", "calendar"}
 CASE_CALENDAR = "case"
 
@@ -62,6 +73,12 @@ class Config:
     policies: dict[str, PolicySettings] = field(default_factory=dict)
     source: Path | None = None
     calendars: dict[str, Calendar] = field(default_factory=lambda: {ALWAYS.name: ALWAYS})
+    waivers: Path | None = None
+    """The waivers file, relative paths resolved against the configuration file's directory."""
+    enrichers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[enrichers.NAME]`` tables: ``enabled`` and the enricher's own options (plugins check those)."""
+    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[actions.NAME]`` tables: each action's options."""
 
     def settings_for(self, policy_id: str) -> PolicySettings:
         return self.policies.get(policy_id, PolicySettings())
@@ -187,6 +204,14 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
                 "calendar",
             )
         policies[policy_id] = PolicySettings(enabled, severity, params, calendar)
+    enrichers = _plugin_tables(data, "enrichers", report)
+    for name, options in enrichers.items():
+        if not isinstance(options.get("enabled", True), bool):
+            raise report.error("'enabled' must be true or false", "enrichers", name, "enabled")
+    actions = _plugin_tables(data, "actions", report)
+    waivers = data.get("waivers")
+    if waivers is not None and not (isinstance(waivers, str) and waivers.strip()):
+        raise report.error("'waivers' must be the path of a waivers file", "waivers")
     base = report.path.parent
     return Config(
         policy_paths=tuple((base / p) for p in paths),
@@ -196,4 +221,15 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
         policies=policies,
         source=report.path,
         calendars=calendars,
+        waivers=base / waivers if waivers is not None else None,
+        enrichers=enrichers,
+        actions=actions,
     )
+
+
+def _plugin_tables(data: dict[str, Any], key: str, report: _Reporter) -> dict[str, dict[str, Any]]:
+    """``[enrichers.NAME]`` / ``[actions.NAME]``: a table of tables, whose contents plugins check."""
+    tables = data.get(key, {})
+    if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+        raise report.error(f"'{key}' must be a table of tables, one per {key[:-1]}", key)
+    return tables

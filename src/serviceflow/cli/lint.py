@@ -7,19 +7,25 @@ from pathlib import Path
 
 import click
 
+from serviceflow.actions import failed, run_actions
 from serviceflow.cli.options import (
     build_engine,
     debug_option,
     input_format_option,
     load_user_config,
     parse_datetime_option,
+    plugin_host,
+    plugin_options,
     policy_source_options,
 )
 from serviceflow.cli.output import echo_errors, emit_report, stderr_is_terminal, use_color
 from serviceflow.config import EVALUATORS, FAIL_LEVELS
 from serviceflow.findings import Evaluation
-from serviceflow.reporters import REPORTERS, render, summary_line
+from serviceflow.plugins import ReporterSpec
+from serviceflow.plugins.contributions import ActionFunction
+from serviceflow.reporters import REPORTERS, ReportOptions, summary_line
 from serviceflow.timeutil import utc_now
+from serviceflow.waivers import apply_waivers, load_waivers, waiver_warnings
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -51,10 +57,10 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
 @click.option(
     "--format",
     "report_format",
-    type=click.Choice(list(REPORTERS)),
     default="text",
     show_default=True,
-    help="Report format.",
+    metavar="FORMAT",
+    help=f"Report format: {', '.join(REPORTERS)}, or a plugin's (see 'serviceflow plugins').",
 )
 @click.option(
     "--fail-on",
@@ -69,7 +75,25 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     metavar="FILE",
     help="Write the report to FILE (replaced atomically) instead of stdout.",
 )
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Waivers file (YAML): findings it covers are counted apart and do not fail the run. "
+    "Default: 'waivers' in the configuration.",
+)
+@click.option("--show-waived", is_flag=True, help="List waived findings in the text report too.")
+@click.option(
+    "--action",
+    "actions",
+    multiple=True,
+    metavar="NAME",
+    help="Run this action (e.g. log) on each violation that is not waived, with the options of "
+    "[actions.NAME] in the configuration (repeatable). A failed action makes the exit status 2.",
+)
 @input_format_option
+@plugin_options
 @debug_option
 def lint(
     paths: tuple[str, ...],
@@ -82,6 +106,9 @@ def lint(
     fail_on: str | None,
     output: Path | None,
     input_format: str,
+    waivers_path: Path | None,
+    show_waived: bool,
+    actions: tuple[str, ...],
 ) -> None:
     """Check records against the policies, case by case, as of --now.
 
@@ -89,9 +116,15 @@ def lint(
     with --input-format, a help-desk event log in that format.
     Malformed or invalid records are reported on stderr and skipped; the other records are still
     evaluated and reported, and the exit status is 2.
+    Waived findings do not count for --fail-on; expired and unused waivers are warnings on stderr.
     """
     config = load_user_config(config_path)
+    # Read before evaluating, so that a broken waivers file fails fast rather than after a long run.
+    waivers_file = waivers_path or config.waivers
+    waivers = load_waivers(waivers_file) if waivers_file is not None else []
     evaluated_at = now if now is not None else utc_now()
+    reporter = choose_reporter(report_format)
+    act = plugin_host().action_functions(list(actions), config.actions) if actions else {}
     with build_engine(config, policy_paths, no_bundled, evaluator) as engine:
         progress = _Progress() if stderr_is_terminal() else None
         try:
@@ -103,12 +136,46 @@ def lint(
             if progress is not None:
                 progress.clear()
         policies = list(engine.policies)
+    apply_waivers(evaluation, waivers)
     echo_errors(evaluation.input_errors)
+    for warning in waiver_warnings(evaluation, [policy.id for policy in policies]):
+        click.echo(f"serviceflow: warning: {warning}", err=True)
     color = use_color(output)
-    emit_report(render(evaluation, report_format, policies=policies, color=color), output, color=color)
+    options = ReportOptions(policies=policies, color=color, show_waived=show_waived)
+    report = reporter.render(evaluation, options)
+    emit_report(report, output, color=color)
     if output is not None:
         click.echo(f"serviceflow: wrote {output}: {summary_line(evaluation)}", err=True)
-    click.get_current_context().exit(exit_code_for(evaluation, fail_on or config.fail_on))
+    status = exit_code_for(evaluation, fail_on or config.fail_on)
+    if act and _run_actions(evaluation, act):
+        status = EXIT_INPUT_ERRORS
+    click.get_current_context().exit(status)
+
+
+def _run_actions(evaluation: Evaluation, act: dict[str, ActionFunction]) -> int:
+    """Run the chosen actions on the violations; name each failure on stderr; return how many failed."""
+    results = run_actions(evaluation, act)
+    failures = failed(results)
+    for result in failures:
+        click.echo(
+            f"serviceflow: error: action '{result.action}' failed for {'/'.join(result.finding_key)}: "
+            f"{result.detail}",
+            err=True,
+        )
+    done = len(results) - len(failures)
+    if results:
+        click.echo(f"serviceflow: actions: {done} done, {len(failures)} failed", err=True)
+    return len(failures)
+
+
+def choose_reporter(name: str) -> ReporterSpec:
+    """The reporter for ``--format name`` among the built-in and plugin formats."""
+    reporters = plugin_host().reporters
+    if name not in reporters:
+        raise click.BadParameter(
+            f"unknown format {name!r} (formats: {', '.join(reporters)})", param_hint="'--format'"
+        )
+    return reporters[name]
 
 
 class _Progress:
