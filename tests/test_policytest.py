@@ -474,7 +474,7 @@ def test_junit_has_a_suite_per_file_and_a_failure_holding_the_difference(workdir
     )
     failure = case.find("failure")
     assert failure is not None
-    assert failure.get("message") == "findings differ: missing, unexpected"
+    assert failure.get("message") == "findings differ: 1 missing, 1 unexpected"
     assert "- missing     violation  case c1, record a" in (failure.text or "")
 
 
@@ -537,7 +537,7 @@ def test_coverage_names_each_uncovered_clause_with_pointer_line_and_text(workdir
         "uncovered  line 19  /for_each/where/0  eq: [$it.direction, outbound]  (only ever true)" in coverage
     )
     assert "uncovered  line 24  /require  absent: $hit  (only ever false)" in coverage
-    assert coverage.rstrip().endswith("0 of 4 clauses covered (0.0%) in 1 policies")
+    assert coverage.rstrip().endswith("0 of 4 clauses covered (0.0%) in 1 policy")
 
 
 def test_a_clause_seen_true_by_one_test_and_false_by_another_is_covered(workdir: Path) -> None:

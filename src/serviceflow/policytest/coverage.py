@@ -57,7 +57,7 @@ def render_text(coverage: Sequence[PolicyCoverage], threshold: float | None = No
     width = max((len(policy.policy_id) for policy in coverage), default=0)
     lines = ["clause coverage:"]
     for policy in coverage:
-        mark = " below threshold" if threshold is not None and policy.percent < threshold else ""
+        mark = "  (below threshold)" if threshold is not None and policy.percent < threshold else ""
         lines.append(
             f"  {policy.policy_id:<{width}}  {policy.covered:>3}/{policy.total:<3} {policy.percent:5.1f}%"
             f"  {_shown(policy.file)}{mark}"
@@ -69,7 +69,8 @@ def render_text(coverage: Sequence[PolicyCoverage], threshold: float | None = No
     covered = sum(policy.covered for policy in coverage)
     total = sum(policy.total for policy in coverage)
     overall = 100.0 * covered / total if total else 100.0
-    summary = f"{covered} of {total} clauses covered ({overall:.1f}%) in {len(coverage)} policies"
+    policies = f"{len(coverage)} {'policy' if len(coverage) == 1 else 'policies'}"
+    summary = f"{covered} of {total} clauses covered ({overall:.1f}%) in {policies}"
     if threshold is not None:
         failing = below(coverage, threshold)
         summary += f"; threshold {threshold:g}%: " + (

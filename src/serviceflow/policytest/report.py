@@ -192,11 +192,8 @@ def _testcase(suite: ET.Element, result: PolicyTestResult) -> None:
     attributes["time"] = "0"
     case = ET.SubElement(suite, "testcase", attributes)
     if result.outcome is Outcome.FAILED:
-        summary = ", ".join(
-            text
-            for count, text in ((len(result.missing), "missing"), (len(result.unexpected), "unexpected"))
-            if count
-        )
+        counts = [(len(result.missing), "missing"), (len(result.unexpected), "unexpected")]
+        summary = ", ".join(f"{count} {kind}" for count, kind in counts if count)
         _child(case, "failure", f"findings differ: {summary}", "findings", result)
     elif result.outcome is Outcome.ERROR:
         _child(case, "error", result.errors[0].message if result.errors else "error", "invalid-test", result)
