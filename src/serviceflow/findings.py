@@ -60,6 +60,8 @@ class Finding:
     evidence: tuple[str, ...] = ()
     deadline: datetime | None = None
     origin: Location | None = field(default=None, compare=False)
+    reason: str | None = field(default=None, compare=False)
+    """Why the policy fired, in one line (``lint --explain``; :mod:`serviceflow.explain`)."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -80,6 +82,8 @@ class Finding:
             data["deadline"] = format_datetime(self.deadline)
         if self.origin is not None and self.origin.file is not None:
             data["location"] = {"file": self.origin.file, "line": self.origin.line}
+        if self.reason is not None:
+            data["reason"] = self.reason
         return data
 
 
