@@ -401,3 +401,42 @@ def test_text_lists_a_case_violations_of_equal_severity_in_input_order() -> None
     )
     text = render(result, "text")
     assert text.index("record r7") < text.index("record r10") < text.index("record r9")
+
+
+# --- engine errors -------------------------------------------------------------------------------
+
+
+def with_engine_error() -> Evaluation:
+    result = sample()
+    result.add(
+        Finding(
+            policy="reason-for-same-technician",
+            severity=Severity.ERROR,
+            status=Status.ERROR,
+            case_id="C-1",
+            record_id="r3",
+            message="policy 'reason-for-same-technician' could not decide: named condition 'x' raised KeyError",
+            evidence=("r3",),
+            origin=Location("records.jsonl", 3),
+        )
+    )
+    return result
+
+
+def test_every_format_reports_engine_errors_and_never_as_a_pass() -> None:
+    result = with_engine_error()
+    text = render(result, "text")
+    assert "  engine   reason-for-same-technician   record r3  records.jsonl:3" in text
+    assert "case C-1  (1 engine error, 2 violations)" in text
+    assert summary_line(result).endswith("; 1 engine error; 1 invalid record")
+    assert json.loads(render(result, "json"))["engine_errors"][0]["status"] == "error"
+    invocation = json.loads(render(result, "sarif"))["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert [n["descriptor"]["id"] for n in invocation["toolExecutionNotifications"]] == [
+        "invalid-record",
+        "engine-error",
+    ]
+    junit = ET.fromstring(render(result, "junit"))
+    (error,) = junit.findall("testsuite[@name='reason-for-same-technician']/testcase/error")
+    assert error.get("type") == "engine-error"
+    assert "::error file=records.jsonl,line=3,title=serviceflow engine error" in render(result, "github")

@@ -41,6 +41,11 @@ def render_github(evaluation: Evaluation, options: ReportOptions) -> str:
         properties["title"] = finding.policy
         message = f"{finding.message} (case {finding.case_id}, record {finding.record_id})"
         lines.append(workflow_command(_COMMANDS[finding.severity], message, properties))
+    for finding in evaluation.engine_errors:
+        properties = _place(finding.origin)
+        properties["title"] = f"serviceflow engine error: {finding.policy}"
+        message = f"{finding.message} (case {finding.case_id}, record {finding.record_id})"
+        lines.append(workflow_command("error", message, properties))
     for error in evaluation.input_errors:
         properties = _place(error.location)
         properties["title"] = "serviceflow input error"

@@ -32,7 +32,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def render_junit(evaluation: Evaluation, options: ReportOptions) -> str:
     """A ``<testsuites>`` document with an XML declaration, indented, ending with a newline."""
     by_policy: dict[str, list[Finding]] = {policy.id: [] for policy in options.policies}
-    for finding in [*evaluation.findings, *evaluation.pending]:
+    for finding in [*evaluation.findings, *evaluation.pending, *evaluation.engine_errors]:
         by_policy.setdefault(finding.policy, []).append(finding)
     root = ET.Element("testsuites", {"name": "serviceflow"})
     for policy_id in sorted(by_policy):
@@ -68,6 +68,12 @@ def _finding_case(suite: ET.Element, finding: Finding) -> None:
             attributes["line"] = str(finding.origin.line)
     attributes["time"] = "0"
     case = ET.SubElement(suite, "testcase", attributes)
+    if finding.status is Status.ERROR:
+        element = ET.SubElement(
+            case, "error", {"message": _xml_text(finding.message), "type": "engine-error"}
+        )
+        element.text = _xml_text(_details(finding))
+        return
     if finding.status is Status.PENDING:
         due = f" (due by {format_datetime(finding.deadline)})" if finding.deadline else ""
         ET.SubElement(case, "skipped", {"message": _xml_text(f"pending{due}: {finding.message}")})

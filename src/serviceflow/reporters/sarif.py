@@ -65,8 +65,11 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
         },
         "invocations": [
             {
-                "executionSuccessful": True,
-                "toolExecutionNotifications": [_notification(error) for error in evaluation.input_errors],
+                "executionSuccessful": not evaluation.engine_errors,
+                "toolExecutionNotifications": [
+                    *(_notification(error) for error in evaluation.input_errors),
+                    *(_engine_notification(finding) for finding in evaluation.engine_errors),
+                ],
             }
         ],
         "results": [
@@ -182,6 +185,21 @@ def _waiver_notifications(evaluation: Evaluation, ran: set[str]) -> list[dict[st
             notification["locations"] = [{"physicalLocation": physical}]
         notifications.append(notification)
     return notifications
+
+
+def _engine_notification(finding: Finding) -> dict[str, Any]:
+    """A policy that could not decide (a plugin raised): the tool's failure, not a result."""
+    notification: dict[str, Any] = {
+        "level": "error",
+        "message": {"text": finding.message},
+        "descriptor": {"id": "engine-error"},
+        "associatedRule": {"id": finding.policy},
+        "properties": {"case_id": finding.case_id, "record_id": finding.record_id},
+    }
+    physical = _physical_location(finding.origin) if finding.origin is not None else None
+    if physical is not None:
+        notification["locations"] = [{"physicalLocation": physical}]
+    return notification
 
 
 def _notification(error: InputError) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
     style = _Style(options.color)
     waivers = {id(w.finding): w.waiver for w in evaluation.waived} if options.show_waived else {}
     shown_waived = [w.finding for w in evaluation.waived] if options.show_waived else []
-    everything = [*evaluation.findings, *evaluation.pending, *shown_waived]
+    everything = [*evaluation.engine_errors, *evaluation.findings, *evaluation.pending, *shown_waived]
     policy_width = max((len(finding.policy) for finding in everything), default=0)
     lines: list[str] = []
     # Within a case, waived findings come last: the open ones are what needs doing.
@@ -41,7 +41,10 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
         open_findings = [f for f in findings if id(f) not in waivers]
         violations = [f for f in open_findings if f.status is Status.VIOLATION]
         pending = [f for f in open_findings if f.status is Status.PENDING]
-        counts = [plural(len(violations), "violation")] if violations else []
+        errors = [f for f in open_findings if f.status is Status.ERROR]
+        counts = [plural(len(errors), "engine error")] if errors else []
+        if violations:
+            counts.append(plural(len(violations), "violation"))
         if pending:
             counts.append(f"{len(pending)} pending")
         if len(open_findings) < len(findings):
@@ -50,7 +53,8 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
         for finding in findings:
             lines.extend(_finding_lines(finding, policy_width, style, waivers.get(id(finding))))
         lines.append("")
-    lines.append(style.summary(summary_line(evaluation), failed=bool(evaluation.findings)))
+    failed = bool(evaluation.findings or evaluation.engine_errors)
+    lines.append(style.summary(summary_line(evaluation), failed=failed))
     return "\n".join(lines) + "\n"
 
 
@@ -64,7 +68,13 @@ def summary_line(evaluation: Evaluation) -> str:
     text += f" and {len(evaluation.pending)} pending in {affected} of {plural(evaluation.cases, 'case')}"
     invalid = sum(1 for error in evaluation.input_errors if isinstance(error, RecordError))
     unreadable = len(evaluation.input_errors) - invalid
-    problems = _nonzero([(invalid, "invalid record"), (unreadable, "unreadable source")])
+    problems = _nonzero(
+        [
+            (len(evaluation.engine_errors), "engine error"),
+            (invalid, "invalid record"),
+            (unreadable, "unreadable source"),
+        ]
+    )
     waived = [f"{len(evaluation.waived)} waived"] if evaluation.waived else []
     return "; ".join([text, *waived, *problems])
 
@@ -74,17 +84,19 @@ def _nonzero(counts: Iterable[tuple[int, str]]) -> list[str]:
 
 
 def _case_order(finding: Finding) -> tuple[str, int, int, float, str, int, str, str]:
-    """Within a case: violations, most severe first, then pending obligations, soonest deadline first.
+    """Within a case: engine errors, violations (most severe first), then pending obligations, soonest
+    deadline first.
 
     Ties are broken by where the record sits in the input, which usually follows the case's story.
     """
     pending = finding.status is Status.PENDING
+    error = finding.status is Status.ERROR
     deadline = finding.deadline.timestamp() if finding.deadline is not None else float("inf")
     origin = finding.origin
     return (
         finding.case_id,
         1 if pending else 0,
-        0 if pending else -finding.severity.rank,
+        0 if pending else -finding.severity.rank - (1 if error else 0),
         deadline if pending else 0.0,
         (origin.file or "") if origin is not None else "",
         (origin.line or 0) if origin is not None else 0,
@@ -100,6 +112,8 @@ def _finding_lines(
         label = style.color("waived".ljust(_LABEL_WIDTH), _WAIVED_COLOR)
     elif finding.status is Status.PENDING:
         label = style.color("pending".ljust(_LABEL_WIDTH), _PENDING_COLOR)
+    elif finding.status is Status.ERROR:
+        label = style.color("engine".ljust(_LABEL_WIDTH), _SEVERITY_COLORS[Severity.ERROR])
     else:
         label = style.color(finding.severity.value.ljust(_LABEL_WIDTH), _SEVERITY_COLORS[finding.severity])
     head = f"  {label}  {finding.policy.ljust(policy_width)}  record {finding.record_id}"
@@ -107,6 +121,8 @@ def _finding_lines(
     if where:
         head += "  " + style.dim(where)
     lines = [head.rstrip(), f"      {finding.message}"]
+    if finding.reason is not None:
+        lines.append(f"      because: {finding.reason}")
     if finding.deadline is not None and format_datetime(finding.deadline) not in finding.message:
         word = "due by" if finding.status is Status.PENDING else "deadline was"
         lines.append(f"      {word} {format_datetime(finding.deadline)}")
