@@ -9,9 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from serviceflow.cli import main
+from serviceflow.conditions import ConditionContext, NamedCondition
 from serviceflow.errors import PolicyError
 from serviceflow.policy import bundled_policy_dir, load_policies
+from serviceflow.policy.compiler import parse_policy
 from serviceflow.policy.fieldrefs import check_field_references, field_reference_errors
+from serviceflow.policy.yamlsource import load_yaml
 from serviceflow.records import SchemaSet, load_schemas
 from serviceflow.records.schemas import ENVELOPE_ID
 
@@ -268,6 +271,30 @@ def test_a_plugin_record_type_is_checked_only_when_its_schema_is_closed(
     assert len(errors) == expected
     if errors:
         assert "(did you mean 'score'?)" in errors[0].message
+
+
+def never(context: ConditionContext, value: object) -> bool:
+    return False
+
+
+def test_a_named_conditions_arguments_are_checked_like_any_reference(tmp_path: Path) -> None:
+    path = write_policy(
+        tmp_path,
+        """\
+        for_each:
+          type: commitment
+        require:
+          condition:
+            name: never
+            args: {value: $subject.promis}
+        message: x
+        """,
+    )
+    conditions = {"never": NamedCondition("never", never, {"value": "any"}, plugin="tests")}
+    definition = parse_policy(load_yaml(path), conditions)
+    (error,) = check_field_references([definition], SCHEMAS)
+    assert error.location.pointer == "/require/condition/args/value"
+    assert "(did you mean 'promise'?)" in error.message
 
 
 def test_one_compiled_policy_can_be_checked_against_its_document(tmp_path: Path) -> None:
