@@ -423,6 +423,78 @@ def test_tests_run_a_policy_loaded_with_dash_dash_policies(workdir: Path) -> Non
     assert "1 passed" in result.stdout
 
 
+SHOUTING_PLUGIN = """\
+from pathlib import Path
+
+from serviceflow import hookimpl
+from serviceflow.conditions import NamedCondition
+from serviceflow.plugins import PolicyPackSpec
+
+
+def shouting(context, text):
+    if text == "boom":
+        raise RuntimeError("the classifier is down")
+    return text is not None and text.isupper()
+
+
+@hookimpl
+def serviceflow_named_conditions():
+    return [NamedCondition("shouting", shouting, {"text": "string"})]
+
+
+@hookimpl
+def serviceflow_policy_packs():
+    pack = Path(__file__).parent.parent / "acme"
+    return [PolicyPackSpec("acme", pack, pack / "tests")]
+"""
+
+NO_SHOUTING = """\
+id: no-shouting
+title: Do not shout at the customer
+severity: warning
+rationale: Capitals read as shouting.
+for_each:
+  type: contact
+  where: {eq: [$it.direction, outbound]}
+require:
+  not: {condition: {name: shouting, args: {text: $subject.text}}}
+message: "{subject.id} shouts"
+"""
+
+
+def test_tests_run_a_plugin_policy_pack_that_calls_its_named_condition(workdir: Path) -> None:
+    write(workdir, "plugins/acme_plugin.py", SHOUTING_PLUGIN)
+    write(workdir, "acme/no-shouting.yaml", NO_SHOUTING)
+    write(
+        workdir,
+        "acme/tests/no-shouting.yaml",
+        """\
+        policy: no-shouting
+        tests:
+          - name: capitals are shouting
+            now: "2024-05-08T00:00:00Z"
+            records:
+              - {id: t1, type: contact, at: "2024-05-07T09:00:00Z", direction: outbound, text: "CALL US NOW"}
+              - {id: t2, type: contact, at: "2024-05-07T10:00:00Z", direction: outbound, text: "Call us"}
+            expect: [{record: t1, status: violation, message: "t1 shouts"}]
+          - name: a condition that raises errors the test
+            now: "2024-05-08T00:00:00Z"
+            records:
+              - {id: t, type: contact, at: "2024-05-07T09:00:00Z", direction: outbound, text: "boom"}
+            expect: []
+        """,
+    )
+    result = run("acme/tests", "--plugins-dir", "plugins")
+    assert result.exit_code == 2, result.output
+    assert "PASS   capitals are shouting" in result.stdout
+    assert "ERROR  a condition that raises errors the test  (line 9)" in result.stdout
+    assert (
+        f"error: {Path('acme/tests/no-shouting.yaml')}:12: engine error: policy 'no-shouting' could not "
+        "decide: named condition 'shouting' (plugin acme_plugin) raised RuntimeError: the classifier is down"
+    ) in result.stdout
+    assert run("acme/tests").exit_code == 2  # without the plugin the policy is not loaded
+
+
 # Reports
 
 

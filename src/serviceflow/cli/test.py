@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from serviceflow.cli.options import build_engine, debug_option, load_user_config, policy_source_options
+from serviceflow.cli.options import (
+    build_engine,
+    debug_option,
+    load_user_config,
+    plugin_options,
+    policy_source_options,
+)
 from serviceflow.cli.output import echo_errors, emit_report, use_color
 from serviceflow.config import EVALUATORS
 from serviceflow.errors import ServiceflowError
@@ -64,6 +70,7 @@ from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED,
     metavar="FILE",
     help="Write the report to FILE (replaced atomically) instead of stdout.",
 )
+@plugin_options
 @debug_option
 def test(
     paths: tuple[Path, ...],
