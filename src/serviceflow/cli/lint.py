@@ -20,6 +20,7 @@ from serviceflow.cli.options import (
 )
 from serviceflow.cli.output import echo_errors, emit_report, stderr_is_terminal, use_color
 from serviceflow.config import EVALUATORS, FAIL_LEVELS
+from serviceflow.explain.reasons import explain_findings
 from serviceflow.findings import Evaluation
 from serviceflow.plugins import ReporterSpec
 from serviceflow.plugins.contributions import ActionFunction
@@ -92,6 +93,12 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     help="Run this action (e.g. log) on each violation that is not waived, with the options of "
     "[actions.NAME] in the configuration (repeatable). A failed action makes the exit status 2.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say why each finding fired: the first condition that failed, with the values compared "
+    "(the native evaluator is traced again on the cases that have findings).",
+)
 @input_format_option
 @plugin_options
 @debug_option
@@ -109,6 +116,7 @@ def lint(
     waivers_path: Path | None,
     show_waived: bool,
     actions: tuple[str, ...],
+    explain: bool,
 ) -> None:
     """Check records against the policies, case by case, as of --now.
 
@@ -126,6 +134,8 @@ def lint(
     reporter = choose_reporter(report_format)
     act = plugin_host().action_functions(list(actions), config.actions) if actions else {}
     with build_engine(config, policy_paths, no_bundled, evaluator) as engine:
+        if explain:
+            explain_findings(engine)
         progress = _Progress() if stderr_is_terminal() else None
         try:
             # stdin=None: the library reads sys.stdin.buffer for "-" at the time it gets there.
