@@ -92,3 +92,18 @@ def test_calendars_come_from_config_and_a_policy_naming_an_unknown_one_is_refuse
     config.write_text('[policies.escalate-values-in-question]\ncalendar = "emea"\n')
     with pytest.raises(ConfigError, match="unknown calendar 'emea'"):
         Engine.from_config(config=config)
+
+
+def test_a_policy_reading_a_field_no_schema_defines_is_refused_before_any_record(tmp_path) -> None:
+    from serviceflow import PolicyError
+    from serviceflow.config import Config
+
+    policy = tmp_path / "typo.yaml"
+    policy.write_text(
+        "id: typo\ntitle: t\nseverity: error\nrationale: r\n"
+        "for_each: {type: commitment}\nrequire: {present: $subject.comitment_id}\nmessage: m\n"
+    )
+    with pytest.raises(PolicyError) as caught:
+        Engine.from_config(policy_paths=[policy], config=Config(bundled=False))
+    assert "comitment_id" in caught.value.message and "commitment_id" in caught.value.message
+    assert (caught.value.location.file, caught.value.location.line) == (str(policy), 6)

@@ -27,6 +27,7 @@ from serviceflow.evaluators.native import NativeEvaluator
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.plugins import PluginHost, discover
 from serviceflow.policy import CompiledPolicy, PolicyDefinition, load_policies
+from serviceflow.policy.fieldrefs import check_field_references
 from serviceflow.records import CaseStore, RawItem, Record, RecordValidator
 from serviceflow.records.schemas import load_schemas
 
@@ -103,7 +104,7 @@ class Engine:
         paths.extend(config.policy_paths)
         paths.extend(Path(p) for p in policy_paths)
         definitions = load_policies(paths, host.named_conditions)
-        return cls(
+        engine = cls(
             bind_policies(definitions, config),
             evaluator=evaluator or config.evaluator,
             definitions=definitions,
@@ -111,6 +112,18 @@ class Engine:
             plugins=host,
             enrichers=enricher_chain(host, config),
         )
+        # A policy reading a field no schema defines would silently never fire: refuse it up front.
+        wrong_fields = check_field_references(definitions, engine.validator.schemas)
+        if wrong_fields:
+            engine.close()
+            more = (
+                f" (and {len(wrong_fields) - 1} more; see 'serviceflow policies check')"
+                if len(wrong_fields) > 1
+                else ""
+            )
+            first = wrong_fields[0]
+            raise PolicyError(first.message + more, first.location, first.policy_id)
+        return engine
 
     def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
         """Validate ``records`` (dicts, or Records already validated) and evaluate every case at ``now``.

@@ -9,13 +9,19 @@ from typing import Any
 
 import click
 
-from serviceflow.cli.options import build_engine, debug_option, load_user_config, policy_source_options
+from serviceflow.cli.options import (
+    build_engine,
+    debug_option,
+    load_user_config,
+    plugin_host,
+    plugin_options,
+    policy_source_options,
+)
 from serviceflow.config import Config
 from serviceflow.engine import Engine
 from serviceflow.errors import PolicyError
 from serviceflow.policy import PolicyDefinition, load_policies, policy_files
 from serviceflow.policy.fieldrefs import check_field_references
-from serviceflow.records import load_schemas
 from serviceflow.timeutil import format_duration
 
 
@@ -94,14 +100,17 @@ def show_policy(
 
 @policies.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@plugin_options
 @debug_option
 def check_policies(paths: tuple[Path, ...]) -> None:
     """Load and compile policy files (or directories of them), reporting every error.
 
     Each error is printed as FILE:LINE: /POINTER: MESSAGE. A policy that reads a field the record
     schemas do not define (a misspelt $subject.comitment_id) is an error too. Exit status 0 when all
-    compile, 2 otherwise.
+    compile, 2 otherwise. Named conditions and record types come from the loaded plugins.
     """
+    host = plugin_host()
+    conditions = host.named_conditions
     errors: list[PolicyError] = []
     files: list[Path] = []
     for path in paths:
@@ -112,17 +121,18 @@ def check_policies(paths: tuple[Path, ...]) -> None:
     definitions: list[PolicyDefinition] = []
     for file in files:
         try:
-            definitions.extend(load_policies([file]))
+            definitions.extend(load_policies([file], conditions))
         except PolicyError as error:
             errors.append(error)
     loaded = len(definitions)
     if not errors and len(files) > 1:
         # Each file compiled alone; loading them together also checks that no id is defined twice.
         try:
-            load_policies(files)
+            load_policies(files, conditions)
         except PolicyError as error:
             errors.append(error)
-    errors.extend(check_field_references(definitions, load_schemas()))
+    schemas = Engine([], plugins=host).validator.schemas  # the built-in record types and the plugins'
+    errors.extend(check_field_references(definitions, schemas))
     for problem in errors:
         click.echo(str(problem))
     if errors:
