@@ -415,7 +415,7 @@ def with_engine_error() -> Evaluation:
             status=Status.ERROR,
             case_id="C-1",
             record_id="r3",
-            message="policy 'reason-for-same-technician' could not decide: named condition 'x' raised KeyError",
+            message="policy could not decide: named condition 'x' raised KeyError",
             evidence=("r3",),
             origin=Location("records.jsonl", 3),
         )
