@@ -482,3 +482,11 @@ def test_sys_modules_is_not_polluted_by_a_failed_plugin_file(tmp_path: Path) -> 
     (tmp_path / "broken.py").write_text("raise ValueError('x')\n")
     discover([tmp_path], environ={"SERVICEFLOW_LOAD_PLUGINS": ""})
     assert "serviceflow_plugins_dir.broken" not in sys.modules
+
+
+def test_a_strict_host_raises_the_plugin_error_every_time_it_is_asked() -> None:
+    host = PluginHost(strict=True)
+    host.register(Raising(), "crm")
+    for _ in range(2):
+        with pytest.raises(PluginError, match="plugin 'crm' failed to load: hook serviceflow_readers failed"):
+            _ = host.readers

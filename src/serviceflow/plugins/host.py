@@ -208,9 +208,12 @@ class PluginHost:
 
     def _collect(self) -> _Contributions:
         if self._contributions is None:
-            self._contributions = _Contributions()
+            # Built aside and kept only when complete: in strict mode a failing hook raises midway,
+            # and a half-filled cache would turn the next question into a KeyError.
+            contributions = _Contributions()
             for hook, (item_type, replaces) in _HOOKS.items():
-                self._contributions.lists[hook] = self._call(hook, item_type, replaces, self._contributions)
+                contributions.lists[hook] = self._call(hook, item_type, replaces, contributions)
+            self._contributions = contributions
         return self._contributions
 
     def _call(self, hook: str, item_type: type, replaces: bool, into: _Contributions) -> list[Any]:
