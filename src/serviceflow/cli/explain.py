@@ -13,7 +13,7 @@ from serviceflow.cli.options import (
     debug_option,
     input_format_option,
     load_user_config,
-    parse_datetime_option,
+    now_option,
     plugin_options,
     policy_source_options,
 )
@@ -28,12 +28,7 @@ from serviceflow.timeutil import utc_now
 @click.option("--case", "case_id", required=True, metavar="ID", help="The case to explain.")
 @click.option("--policy", "policy_id", metavar="ID", help="Explain only this policy. Default: every policy.")
 @policy_source_options
-@click.option(
-    "--now",
-    callback=parse_datetime_option,
-    metavar="ISO",
-    help="Evaluate as of this RFC 3339 date-time with an offset. Default: the current time.",
-)
+@now_option
 @click.option(
     "--format",
     "report_format",

@@ -11,15 +11,16 @@ from serviceflow.actions import failed, run_actions
 from serviceflow.cli.options import (
     build_engine,
     debug_option,
+    engine_option,
     input_format_option,
     load_user_config,
-    parse_datetime_option,
+    now_option,
     plugin_host,
     plugin_options,
     policy_source_options,
 )
 from serviceflow.cli.output import echo_errors, emit_report, stderr_is_terminal, use_color
-from serviceflow.config import EVALUATORS, FAIL_LEVELS
+from serviceflow.config import FAIL_LEVELS
 from serviceflow.explain.reasons import explain_findings
 from serviceflow.findings import Evaluation
 from serviceflow.plugins import ReporterSpec
@@ -43,18 +44,8 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @policy_source_options
-@click.option(
-    "--now",
-    callback=parse_datetime_option,
-    metavar="ISO",
-    help="Evaluate as of this RFC 3339 date-time with an offset. Default: the current time.",
-)
-@click.option(
-    "--engine",
-    "evaluator",
-    type=click.Choice(EVALUATORS),
-    help="Evaluator. Default: 'evaluator' in the configuration, else native.",
-)
+@now_option
+@engine_option()
 @click.option(
     "--format",
     "report_format",

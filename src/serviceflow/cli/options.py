@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from serviceflow.config import Config, find_config, load_config
+from serviceflow.config import EVALUATORS, Config, find_config, load_config
 from serviceflow.engine import Engine
 from serviceflow.importers import importer_names
 from serviceflow.plugins import PluginHost, discover
@@ -137,6 +137,30 @@ def input_format_option(function: F) -> F:
         help=f"Format of PATH: {', '.join([RECORDS_FORMAT, *importer_names()])}, or a plugin's "
         "(see 'serviceflow plugins'); help-desk event logs are mapped to records (docs/importers.md).",
     )(function)
+
+
+def now_option(function: F) -> F:
+    """``--now``: the instant to evaluate at (event time); ``None`` lets the command use the clock."""
+    return click.option(
+        "--now",
+        callback=parse_datetime_option,
+        metavar="ISO",
+        help="Evaluate as of this RFC 3339 date-time with an offset. Default: the current time.",
+    )(function)
+
+
+def engine_option(purpose: str = "Evaluator") -> Callable[[F], F]:
+    """``--engine native|durable``; ``None`` means the configuration's choice."""
+
+    def decorate(function: F) -> F:
+        return click.option(
+            "--engine",
+            "evaluator",
+            type=click.Choice(EVALUATORS),
+            help=f"{purpose}. Default: 'evaluator' in the configuration, else native.",
+        )(function)
+
+    return decorate
 
 
 def parse_datetime_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

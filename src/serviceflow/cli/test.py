@@ -10,12 +10,12 @@ import click
 from serviceflow.cli.options import (
     build_engine,
     debug_option,
+    engine_option,
     load_user_config,
     plugin_options,
     policy_source_options,
 )
 from serviceflow.cli.output import echo_errors, emit_report, use_color
-from serviceflow.config import EVALUATORS
 from serviceflow.errors import ServiceflowError
 from serviceflow.explain.coverage import PolicyCoverage
 from serviceflow.policytest import (
@@ -34,12 +34,7 @@ from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED,
 @click.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @policy_source_options
-@click.option(
-    "--engine",
-    "evaluator",
-    type=click.Choice(EVALUATORS),
-    help="Evaluator to run the tests on. Default: 'evaluator' in the configuration, else native.",
-)
+@engine_option("Evaluator to run the tests on")
 @click.option(
     "--format",
     "report_format",

@@ -51,4 +51,3 @@ def validate(paths: tuple[str, ...], input_format: str) -> None:
         click.echo("; ".join(problems), err=True)
         ctx.exit(2)
     click.echo(f"{valid} {'record' if valid == 1 else 'records'} valid", err=True)
-
