@@ -242,6 +242,15 @@ class Engine:
                 evaluation.add(finding)
         evaluation.sort()
 
+    def wrap_evaluator(self, wrap: Callable[[Evaluator], Evaluator]) -> None:
+        """Put ``wrap(evaluator)`` in place of the evaluator, for the rest of the engine's life.
+
+        The seam for observers that must see every case the engine evaluates (``lint --explain``
+        re-traces the cases with findings, ``explain`` captures one case's records) without a
+        second reading of the input.
+        """
+        self._evaluator = wrap(self._evaluator)
+
     def close(self) -> None:
         self._evaluator.close()
 

@@ -25,11 +25,8 @@ __all__ = ["CaseCapture", "wrap_evaluator"]
 
 
 def wrap_evaluator(engine: Engine, wrap: Callable[[Evaluator], Evaluator]) -> None:
-    """Put ``wrap(evaluator)`` in place of the engine's evaluator for the rest of its life.
-
-    The engine offers no public seam for this yet, so this is the one place that reaches into it.
-    """
-    engine._evaluator = wrap(engine._evaluator)
+    """Put ``wrap(evaluator)`` in place of the engine's evaluator for the rest of its life."""
+    engine.wrap_evaluator(wrap)
 
 
 @dataclass
