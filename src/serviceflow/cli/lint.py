@@ -15,6 +15,7 @@ from serviceflow.cli.options import (
     input_format_option,
     load_user_config,
     now_option,
+    output_option,
     plugin_host,
     plugin_options,
     policy_source_options,
@@ -60,13 +61,7 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     help="Exit 1 when a violation is at or above this severity. Default: 'fail-on' in the "
     "configuration, else error.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Write the report to FILE (replaced atomically) instead of stdout.",
-)
+@output_option
 @click.option(
     "--waivers",
     "waivers_path",

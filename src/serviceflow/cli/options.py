@@ -149,6 +149,17 @@ def now_option(function: F) -> F:
     )(function)
 
 
+def output_option(function: F) -> F:
+    """``--output/-o FILE``: where the report goes instead of stdout (written whole, atomically)."""
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Write the report to FILE (replaced atomically) instead of stdout.",
+    )(function)
+
+
 def engine_option(purpose: str = "Evaluator") -> Callable[[F], F]:
     """``--engine native|durable``; ``None`` means the configuration's choice."""
 

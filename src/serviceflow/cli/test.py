@@ -12,6 +12,7 @@ from serviceflow.cli.options import (
     debug_option,
     engine_option,
     load_user_config,
+    output_option,
     plugin_options,
     policy_source_options,
 )
@@ -58,13 +59,7 @@ from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED,
     help="Fail (exit 1) when a policy under test has less clause coverage than PCT percent "
     "(implies --coverage).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Write the report to FILE (replaced atomically) instead of stdout.",
-)
+@output_option
 @plugin_options
 @debug_option
 def test(
