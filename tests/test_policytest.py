@@ -662,3 +662,14 @@ def test_every_bundled_policy_is_fully_covered_by_its_tests(monkeypatch: pytest.
     assert "0 failed (native)" in result.stdout
     assert "(100.0%) in" in result.stdout
     assert "; threshold 100%: met" in result.stdout
+
+
+def test_a_policy_file_given_as_a_test_file_is_named_as_such(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "id: xy\ntitle: t\nseverity: error\nrationale: r\nfor_each: {type: commitment}\n"
+        "require: {present: $subject.due}\nmessage: m\n"
+    )
+    result = CliRunner().invoke(main, ["test", str(policy)], env={"SERVICEFLOW_LOAD_PLUGINS": ""})
+    assert result.exit_code == 2
+    assert "this is a policy, not a policy test file" in result.output

@@ -149,6 +149,12 @@ class _Reader:
         data = self.document.data
         if not isinstance(data, dict):
             raise self.error("a test file is a mapping with 'policy' (or 'policies') and 'tests'", "")
+        if "for_each" in data and "tests" not in data:
+            raise self.error(
+                "this is a policy, not a policy test file: pass its tests (*.test.yaml, or a tests/ "
+                "folder), and the policy itself with --policies",
+                "",
+            )
         self.check_schema(data)
         policies = self.policies_under_test(data)
         shared_calendars = self.calendars(data.get("calendars", {}), "")
