@@ -673,3 +673,13 @@ def test_a_policy_file_given_as_a_test_file_is_named_as_such(tmp_path: Path) -> 
     result = CliRunner().invoke(main, ["test", str(policy)], env={"SERVICEFLOW_LOAD_PLUGINS": ""})
     assert result.exit_code == 2
     assert "this is a policy, not a policy test file" in result.output
+
+
+def test_without_a_path_the_loaded_packs_tests_run(tmp_path: Path) -> None:
+    env = {"SERVICEFLOW_LOAD_PLUGINS": ""}
+    bundled = CliRunner().invoke(main, ["test"], env=env)
+    assert bundled.exit_code == 0, bundled.output
+    assert " 0 failed" in bundled.stdout and "in 1" in bundled.stdout  # files: one per bundled policy
+    none = CliRunner().invoke(main, ["test", "--no-bundled"], env=env)
+    assert none.exit_code == 2
+    assert "no PATH given, and no loaded policy pack ships tests" in none.output

@@ -13,6 +13,7 @@ from serviceflow.cli.options import (
     engine_option,
     load_user_config,
     output_option,
+    plugin_host,
     plugin_options,
     policy_source_options,
 )
@@ -33,7 +34,7 @@ from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED,
 
 
 @click.command("test")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH]...")
 @policy_source_options
 @engine_option("Evaluator to run the tests on")
 @click.option(
@@ -77,7 +78,8 @@ def test(
     """Run policy tests: records at a time, and exactly the findings each policy must give.
 
     PATH is a test file or a directory searched for *.test.yaml files and YAML files under tests/
-    folders. A test runs only the policies it names, with its own settings, from the policies loaded
+    folders. Without PATH, the tests every loaded policy pack ships (the bundled policies' and each
+    plugin's) are run. A test runs only the policies it names, with its own settings, from the policies loaded
     as lint loads them (bundled, --policies, policy-paths, plugins). See docs/policy-tests.md.
 
     \b
@@ -86,6 +88,8 @@ def test(
     2 a bad test file, policy or configuration, or a test that could not run.
     """
     config = load_user_config(config_path)
+    if not paths:
+        paths = _pack_tests(no_bundled)
     files, errors = _load(find_test_files(paths))
     # The engine is only the catalogue of policies (and record schemas) the project loads: each test
     # binds its own policies on the evaluator asked for, so the catalogue is built on the native one.
@@ -137,6 +141,18 @@ def _render(
     if measured is not None:
         text += "\n" + clause_coverage.render_text(measured, threshold)
     return text
+
+
+def _pack_tests(no_bundled: bool) -> tuple[Path, ...]:
+    """The test folders of the loaded policy packs (without the bundled one under --no-bundled)."""
+    folders = tuple(
+        pack.tests
+        for pack in plugin_host().policy_packs
+        if pack.tests is not None and not (no_bundled and pack.bundled)
+    )
+    if not folders:
+        raise ServiceflowError("no PATH given, and no loaded policy pack ships tests")
+    return folders
 
 
 def _load(paths: Sequence[Path]) -> tuple[list[PolicyTestFile], list[ServiceflowError]]:
