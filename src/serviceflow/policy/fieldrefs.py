@@ -35,7 +35,7 @@ from serviceflow.errors import PolicyError
 from serviceflow.policy import ir
 from serviceflow.policy.compiler import PolicyDefinition
 from serviceflow.policy.yamlsource import SourceDocument, escape_pointer_token
-from serviceflow.records.schemas import FieldPath, SchemaSet, _schema_nodes
+from serviceflow.records.schemas import FieldPath, SchemaSet, schema_nodes
 
 __all__ = ["check_field_references", "field_reference_errors"]
 
@@ -133,7 +133,7 @@ class _Shapes:
 
 def _object_shapes(schema: dict[str, Any], schemas: SchemaSet) -> dict[FieldPath, _Shape]:
     nodes_at: dict[FieldPath, list[Mapping[str, Any]]] = {}
-    for path, node in _schema_nodes(schema, schemas.registry):
+    for path, node in schema_nodes(schema, schemas.registry):
         nodes_at.setdefault(path, []).append(node)
     shapes: dict[FieldPath, _Shape] = {}
     for path, nodes in nodes_at.items():

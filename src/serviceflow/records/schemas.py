@@ -181,7 +181,7 @@ def _bundled_registry() -> Registry:
     return load_schemas().registry
 
 
-def _schema_nodes(
+def schema_nodes(
     schema: Mapping[str, Any], registry: Registry
 ) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
     """Every subschema that applies at some instance location, with that location as a field path.
@@ -235,7 +235,7 @@ def datetime_paths(schema: Mapping[str, Any], registry: Registry | None = None) 
     """
     found = (
         path
-        for path, node in _schema_nodes(schema, registry if registry is not None else _bundled_registry())
+        for path, node in schema_nodes(schema, registry if registry is not None else _bundled_registry())
         if node.get("format") == "date-time"
     )
     return tuple(dict.fromkeys(found))
@@ -250,7 +250,7 @@ def declared_properties(
     the schema uses to declare the allowed ones.
     """
     declared: dict[FieldPath, set[str]] = {}
-    for path, node in _schema_nodes(schema, registry if registry is not None else _bundled_registry()):
+    for path, node in schema_nodes(schema, registry if registry is not None else _bundled_registry()):
         properties = node.get("properties")
         if isinstance(properties, Mapping):
             declared.setdefault(path, set()).update(properties)
