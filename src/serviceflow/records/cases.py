@@ -53,7 +53,8 @@ class CaseStore:
         self._line = array("I")
         self._files: list[str | None] = []
         self._file_indexes: dict[str | None, int] = {}
-        self._cases: dict[str, array[int]] = {}
+        self._case_numbers: dict[str, int] = {}  # case id -> number, in order of first appearance
+        self._case_records: list[array[int]] = []  # by case number: indexes of its records
         self._first_seen: dict[str, int] = {}  # record id -> index of the record kept
         self._learned: dict[str, set[FieldPath]] = {}
         self._date_times: dict[str, DateTimeFields] = {}
@@ -65,7 +66,7 @@ class CaseStore:
     @property
     def case_count(self) -> int:
         """How many distinct cases the kept records belong to."""
-        return len(self._cases)
+        return len(self._case_numbers)
 
     def add(self, record: Record) -> RecordError | None:
         """Keep ``record``; or, if its id was already seen in this input, return why it was refused."""
@@ -81,27 +82,31 @@ class CaseStore:
         instant = (record.at - _EPOCH) // _MICROSECOND
         self._payloads.append(self._encode(record))
         self._at.append(instant)
-        self._history.observe(record, instant)
         self._file.append(self._file_index(origin.file))
         self._line.append(origin.line if origin.line is not None else _NO_LINE)
-        case = self._cases.get(record.case_id)
-        if case is None:
-            case = self._cases[record.case_id] = array("I")
-        case.append(index)
+        number = self._case_numbers.get(record.case_id)
+        if number is None:
+            number = self._case_numbers[record.case_id] = len(self._case_records)
+            self._case_records.append(array("I"))
+            self._history.add_case()
+        self._case_records[number].append(index)
+        self._history.observe(number, record, instant)
         self._first_seen[record.id] = index
         return None
 
     def cases(self) -> Iterator[tuple[str, list[Record]]]:
         """``(case_id, records)`` for each case, records in event-time order with ``seq`` set."""
-        for case_id, indexes in self._cases.items():
+        case_ids = list(self._case_numbers)
+        for number, case_id in enumerate(case_ids):
             # sorted() is stable and indexes are in input order, so equal instants keep input order.
-            ordered = sorted(indexes, key=self._at.__getitem__)
+            ordered = sorted(self._case_records[number], key=self._at.__getitem__)
             records = [self._rebuild(index, seq) for seq, index in enumerate(ordered)]
-            for record in records:
-                if record.type == "case_opened" and "previous_case" not in record.fields:
-                    previous = self._history.previous_case(case_id)
-                    if previous is not None:
-                        record.fields["previous_case"] = previous
+            previous = self._history.previous_case(number)
+            if previous is not None:
+                other, closed_at = previous
+                for record in records:
+                    if record.type == "case_opened" and "previous_case" not in record.fields:
+                        record.fields["previous_case"] = {"case_id": case_ids[other], "closed_at": closed_at}
             yield case_id, records
 
     def _encode(self, record: Record) -> bytes:

@@ -15,7 +15,8 @@ already carries ``previous_case`` (an exporter that knows the customer's history
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 
 from serviceflow.records.model import Record
@@ -23,54 +24,72 @@ from serviceflow.records.model import Record
 #: Statuses that close a case for the customer's purposes.
 CLOSING_STATUSES = frozenset({"closed", "solved"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNKNOWN = -1
+_NEVER = 2**63 - 1
 
 
 class CustomerHistory:
-    """Who each case is for, when it opened, and when the customer's cases closed."""
+    """Who each case is for, when it opened, and when the customer's cases closed.
+
+    Cases are known by the dense numbers the case store gives them (:meth:`add_case` in order of
+    first appearance). Everything is kept in arrays of machine integers, not per-case Python objects:
+    the store holds a million records at a time, and per-case lists would cost tens of megabytes and
+    give the garbage collector a hundred thousand more containers to walk.
+    """
 
     def __init__(self) -> None:
-        self._customer: dict[str, str] = {}
-        self._opened: dict[str, int] = {}
-        # Closes are filed under their case while records stream in (the case's customer_id may come
-        # on a later record), and indexed by customer once, when the first question is asked.
-        self._case_closes: dict[str, list[int]] = {}
-        self._by_customer: dict[str, list[tuple[int, str]]] | None = None
+        self._customer_numbers: dict[str, int] = {}
+        self._customer_of = array("q")  # by case: customer number, or _UNKNOWN
+        self._opened_at = array("q")  # by case: earliest case_opened instant, or _NEVER
+        self._close_case = array("q")  # one entry per close: the case ...
+        self._close_at = array("q")  # ... and when
+        self._index: tuple[array[int], array[int], array[int]] | None = None
 
-    def observe(self, record: Record, instant: int) -> None:
-        """Note what ``record`` says about its case; ``instant`` is its ``at`` in epoch microseconds."""
-        case_id = record.case_id
-        customer = record.fields.get("customer_id")
-        if isinstance(customer, str) and customer and case_id not in self._customer:
-            self._customer[case_id] = customer
+    def add_case(self) -> None:
+        """Make room for the next case number."""
+        self._customer_of.append(_UNKNOWN)
+        self._opened_at.append(_NEVER)
+
+    def observe(self, case: int, record: Record, instant: int) -> None:
+        """Note what ``record`` of case number ``case`` says; ``instant``: its ``at`` in epoch µs."""
+        fields = record.fields
+        if self._customer_of[case] == _UNKNOWN:
+            customer = fields.get("customer_id")
+            if isinstance(customer, str) and customer:
+                number = self._customer_numbers.setdefault(customer, len(self._customer_numbers))
+                self._customer_of[case] = number
         if record.type == "case_opened":
-            known = self._opened.get(case_id)
-            self._opened[case_id] = instant if known is None else min(known, instant)
-        elif record.type == "status_change" and record.fields.get("to") in CLOSING_STATUSES:
-            self._case_closes.setdefault(case_id, []).append(instant)
-        self._by_customer = None
+            if instant < self._opened_at[case]:
+                self._opened_at[case] = instant
+        elif record.type == "status_change" and fields.get("to") in CLOSING_STATUSES:
+            self._close_case.append(case)
+            self._close_at.append(instant)
+            self._index = None
 
-    def previous_case(self, case_id: str) -> dict[str, object] | None:
-        """``{case_id, closed_at}`` of the customer's latest close before ``case_id`` opened, if any."""
-        customer = self._customer.get(case_id)
-        opened = self._opened.get(case_id)
-        if customer is None or opened is None:
+    def previous_case(self, case: int) -> tuple[int, datetime] | None:
+        """The number of the customer's other case that closed last before ``case`` opened, and when."""
+        customer = self._customer_of[case]
+        opened = self._opened_at[case]
+        if customer == _UNKNOWN or opened == _NEVER:
             return None
-        closes = self._index().get(customer, [])
-        position = bisect_left(closes, (opened, ""))
-        while position > 0:
+        customers, instants, cases = self._sorted_closes()
+        low, high = bisect_left(customers, customer), bisect_right(customers, customer)
+        position = bisect_left(instants, opened, low, high)
+        while position > low:
             position -= 1
-            instant, other = closes[position]
-            if other != case_id:
-                return {"case_id": other, "closed_at": _EPOCH + timedelta(microseconds=instant)}
+            if cases[position] != case:
+                return cases[position], _EPOCH + timedelta(microseconds=instants[position])
         return None
 
-    def _index(self) -> dict[str, list[tuple[int, str]]]:
-        if self._by_customer is None:
-            self._by_customer = {}
-            for case_id, instants in self._case_closes.items():
-                customer = self._customer.get(case_id)
-                if customer is not None:
-                    self._by_customer.setdefault(customer, []).extend((at, case_id) for at in instants)
-            for closes in self._by_customer.values():
-                closes.sort()
-        return self._by_customer
+    def _sorted_closes(self) -> tuple[array[int], array[int], array[int]]:
+        """The closes of cases with a known customer, ordered by customer, then instant (built once)."""
+        if self._index is None:
+            customer_of, close_case, close_at = self._customer_of, self._close_case, self._close_at
+            known = [i for i in range(len(close_case)) if customer_of[close_case[i]] != _UNKNOWN]
+            known.sort(key=lambda i: (customer_of[close_case[i]], close_at[i]))
+            self._index = (
+                array("q", (customer_of[close_case[i]] for i in known)),
+                array("q", (close_at[i] for i in known)),
+                array("q", (close_case[i] for i in known)),
+            )
+        return self._index
