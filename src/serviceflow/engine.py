@@ -28,7 +28,7 @@ from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.plugins import PluginHost, discover
 from serviceflow.policy import CompiledPolicy, PolicyDefinition, load_policies
 from serviceflow.policy.fieldrefs import check_field_references
-from serviceflow.records import CaseStore, RawItem, Record, RecordValidator
+from serviceflow.records import CaseStore, Record, RecordValidator
 from serviceflow.records.schemas import load_schemas
 
 ProgressCallback = Callable[[int], None]
@@ -260,8 +260,6 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-Reader = Callable[[Sequence[str | Path], BinaryIO | None], Iterable[RawItem]]
 
 
 def _validator_for(plugins: PluginHost) -> RecordValidator:

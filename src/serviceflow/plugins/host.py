@@ -16,7 +16,7 @@ findings.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ import pluggy
 
 from serviceflow import hookspecs
 from serviceflow.conditions import NamedCondition
-from serviceflow.errors import PluginError, ServiceflowError
+from serviceflow.errors import ConfigError, InputError, PluginError, ServiceflowError
 from serviceflow.plugins.contributions import (
     ActionFunction,
     ActionSpec,
@@ -159,8 +159,6 @@ class PluginHost:
 
     def reader(self, name: str) -> ReaderSpec:
         """The reader for ``--input-format name``; an unknown name is an InputError listing the known."""
-        from serviceflow.errors import InputError
-
         try:
             return self.readers[name]
         except KeyError:
@@ -172,8 +170,6 @@ class PluginHost:
         self, names: list[str], options: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, ActionFunction]:
         """The actions called ``names``, created with their ``[actions.NAME]`` options."""
-        from serviceflow.errors import ConfigError
-
         functions = {}
         for name in names:
             spec = self.actions.get(name)
@@ -274,5 +270,3 @@ def registered(host: PluginHost, plugin: object, name: str) -> Iterator[PluginHo
     finally:
         host.unregister(name)
 
-
-Factory = Callable[[], PluginHost]
