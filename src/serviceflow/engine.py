@@ -72,7 +72,7 @@ class Engine:
         self.definitions = list(definitions)
         self.evaluator_name = evaluator
         self.plugins = plugins if plugins is not None else PluginHost()
-        self.validator = validator or _validator_for(self.plugins)
+        self.validator = validator or validator_for(self.plugins)
         self.enrichers = enrichers if enrichers is not None else EnricherChain([])
         self.calendars = dict(calendars) if calendars is not None else {ALWAYS.name: ALWAYS}
         _check_policy_calendars(self.policies, self.calendars)
@@ -262,7 +262,7 @@ class Engine:
 
 
 
-def _validator_for(plugins: PluginHost) -> RecordValidator:
+def validator_for(plugins: PluginHost) -> RecordValidator:
     """A validator for the built-in record types plus the plugins' (built once per engine)."""
     extra = {name: dict(spec.schema) for name, spec in plugins.record_types.items()}
     return RecordValidator(load_schemas(extra) if extra else None)

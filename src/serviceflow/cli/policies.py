@@ -18,7 +18,7 @@ from serviceflow.cli.options import (
     policy_source_options,
 )
 from serviceflow.config import Config
-from serviceflow.engine import Engine
+from serviceflow.engine import Engine, validator_for
 from serviceflow.errors import PolicyError
 from serviceflow.policy import PolicyDefinition, load_policies, policy_files
 from serviceflow.policy.fieldrefs import check_field_references
@@ -131,7 +131,7 @@ def check_policies(paths: tuple[Path, ...]) -> None:
             load_policies(files, conditions)
         except PolicyError as error:
             errors.append(error)
-    schemas = Engine([], plugins=host).validator.schemas  # the built-in record types and the plugins'
+    schemas = validator_for(host).schemas  # the built-in record types and the plugins'
     errors.extend(check_field_references(definitions, schemas))
     for problem in errors:
         click.echo(str(problem))

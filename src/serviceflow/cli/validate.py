@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from serviceflow.cli.options import debug_option, input_format_option, plugin_host, plugin_options
-from serviceflow.engine import Engine
+from serviceflow.engine import validator_for
 from serviceflow.errors import InputError
 
 
@@ -24,7 +24,7 @@ def validate(paths: tuple[str, ...], input_format: str) -> None:
     2 when any is not (or a file cannot be read). Duplicate ids and policies are not checked here.
     """
     host = plugin_host()
-    validator = Engine([], plugins=host).validator  # the built-in record types and the plugins'
+    validator = validator_for(host)  # the built-in record types and the plugins'
     reader = host.reader(input_format)
     valid = invalid = unreadable = 0
     # One source at a time, so that an unreadable file does not hide the files after it.

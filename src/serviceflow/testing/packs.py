@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from serviceflow.engine import Engine, bind_policies
+from serviceflow.engine import Engine, bind_policies, validator_for
 from serviceflow.findings import Evaluation
 from serviceflow.plugins import PluginHost, PolicyPackSpec
 from serviceflow.policy import PolicyDefinition, load_policies
@@ -94,9 +94,7 @@ class PolicyPack:
 
     def runner(self, evaluator: str = "native") -> PolicyTestRunner:
         """The ``serviceflow test`` runner over this pack's policies, validating the host's record types."""
-        with Engine([], plugins=self.host) as catalogue:
-            validator = catalogue.validator
-        return PolicyTestRunner(self.definitions, evaluator, validator)
+        return PolicyTestRunner(self.definitions, evaluator, validator_for(self.host))
 
     def run_test(self, test: PolicyTest, evaluator: str = "native") -> PolicyTestResult:
         return self.runner(evaluator).run(test)
@@ -154,8 +152,7 @@ def run_policy_test_files(
     host = make_host(*plugins)
     packs = [spec.path for spec in host.policy_packs if bundled or not spec.bundled]
     definitions = load_policies(packs, host.named_conditions)
-    with Engine([], plugins=host) as catalogue:
-        runner = PolicyTestRunner(definitions, evaluator, catalogue.validator)
+    runner = PolicyTestRunner(definitions, evaluator, validator_for(host))
     tests: list[PolicyTest] = []
     for path in find_test_files(Path(p) for p in paths):
         test_file = load_test_file(path)
