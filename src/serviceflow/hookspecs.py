@@ -34,7 +34,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from serviceflow.conditions import NamedCondition
-    from serviceflow.plugins.contributions import (
+    from serviceflow.contributions import (
         ActionSpec,
         EnricherSpec,
         PolicyPackSpec,

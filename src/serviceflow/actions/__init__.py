@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from serviceflow.contributions import ActionContext, ActionFunction, ActionResult
 from serviceflow.findings import Evaluation
-from serviceflow.plugins.contributions import ActionContext, ActionFunction, ActionResult
 
 
 def run_actions(evaluation: Evaluation, actions: Mapping[str, ActionFunction]) -> list[ActionResult]:

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from serviceflow.contributions import ActionContext, ActionFunction
 from serviceflow.errors import ConfigError
 from serviceflow.findings import Finding
-from serviceflow.plugins.contributions import ActionContext, ActionFunction
 from serviceflow.timeutil import format_datetime
 
 NAME = "log"

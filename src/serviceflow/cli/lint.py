@@ -22,10 +22,10 @@ from serviceflow.cli.options import (
 )
 from serviceflow.cli.output import echo_errors, emit_report, stderr_is_terminal, use_color
 from serviceflow.config import FAIL_LEVELS
+from serviceflow.contributions import ActionFunction
 from serviceflow.explain.reasons import explain_findings
 from serviceflow.findings import Evaluation
 from serviceflow.plugins import ReporterSpec
-from serviceflow.plugins.contributions import ActionFunction
 from serviceflow.reporters import REPORTERS, ReportOptions, summary_line
 from serviceflow.timeutil import utc_now
 from serviceflow.waivers import apply_waivers, load_waivers, waiver_warnings

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serviceflow.plugins.contributions import EnrichFunction
+from serviceflow.contributions import EnrichFunction
 
 
 @dataclass(frozen=True)

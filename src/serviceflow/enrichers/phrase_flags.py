@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from serviceflow.contributions import EnrichFunction
 from serviceflow.errors import ConfigError
 from serviceflow.evaluators.base import find_phrase
-from serviceflow.plugins.contributions import EnrichFunction
 
 NAME = "phrase-flags"
 

@@ -1,6 +1,6 @@
 """The plugin host and what plugins declare; the hooks themselves are in :mod:`serviceflow.hookspecs`."""
 
-from serviceflow.plugins.contributions import (
+from serviceflow.contributions import (
     ActionContext,
     ActionResult,
     ActionSpec,

@@ -9,17 +9,17 @@ same name. Nothing here is special-cased elsewhere: ``serviceflow plugins`` list
 from __future__ import annotations
 
 from serviceflow.actions import log
-from serviceflow.enrichers import phrase_flags
-from serviceflow.hookspecs import hookimpl
-from serviceflow.importers import IMPORTERS, TicketLogImporter
-from serviceflow.importers.csvlog import expand_csv_sources
-from serviceflow.plugins.contributions import (
+from serviceflow.contributions import (
     ActionSpec,
     EnricherSpec,
     PolicyPackSpec,
     ReaderSpec,
     ReporterSpec,
 )
+from serviceflow.enrichers import phrase_flags
+from serviceflow.hookspecs import hookimpl
+from serviceflow.importers import IMPORTERS, TicketLogImporter
+from serviceflow.importers.csvlog import expand_csv_sources
 from serviceflow.policy.loader import bundled_policy_dir
 from serviceflow.records.reader import expand_sources, read_source
 from serviceflow.reporters import REPORTERS

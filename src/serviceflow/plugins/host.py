@@ -25,8 +25,7 @@ import pluggy
 
 from serviceflow import hookspecs
 from serviceflow.conditions import NamedCondition
-from serviceflow.errors import ConfigError, InputError, PluginError, ServiceflowError
-from serviceflow.plugins.contributions import (
+from serviceflow.contributions import (
     ActionFunction,
     ActionSpec,
     EnricherSpec,
@@ -37,6 +36,7 @@ from serviceflow.plugins.contributions import (
     RecordTypeSpec,
     ReporterSpec,
 )
+from serviceflow.errors import ConfigError, InputError, PluginError, ServiceflowError
 
 BUILTIN_NAME = "serviceflow"
 

@@ -19,32 +19,20 @@ import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from serviceflow.errors import InputError, Location, RecordError
+from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem
 
 __all__ = ["RECORD_FILE_SUFFIXES", "STDIN", "RawItem", "expand_sources", "read_source", "read_sources"]
 
-#: The name that means "read standard input", and the file name its items carry.
-STDIN = "-"
-STDIN_NAME = "<stdin>"
 #: Files a directory argument contributes, searched recursively.
 RECORD_FILE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
 
 _WHITESPACE = b" \t\r\n"
 _JSON_WHITESPACE = re.compile(r"[ \t\r\n]*")
 _DECODER = json.JSONDecoder()
-
-
-@dataclass(slots=True)
-class RawItem:
-    """One JSON value read from a source, or the reason it could not be decoded (never both)."""
-
-    origin: Location
-    data: Any | None
-    error: RecordError | None = None
 
 
 def read_sources(sources: Sequence[str | Path], stdin: BinaryIO | None = None) -> Iterator[RawItem]:

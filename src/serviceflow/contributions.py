@@ -4,6 +4,11 @@ Hooks (:mod:`serviceflow.hookspecs`) return lists of these; the host
 (:class:`~serviceflow.plugins.host.PluginHost`) merges them by name. Each declaration names what it
 adds so that ``serviceflow plugins`` can list it and an error can say whose code failed.
 Named conditions are declared with :class:`serviceflow.conditions.NamedCondition`.
+
+This module is near the bottom of the import graph (plugin authors reach it through
+:mod:`serviceflow.plugin`): it imports data types only, so that the packages that implement
+contributions (actions, enrichers, importers, reporters) and the host that collects them can all
+depend on it without depending on each other.
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from serviceflow.findings import Evaluation, Finding
-from serviceflow.records.reader import RawItem
+from serviceflow.records.raw import RawItem
 from serviceflow.reporters.base import Reporter
+
+if TYPE_CHECKING:
+    from serviceflow.calendars import Calendar
+    from serviceflow.evaluators.base import Evaluator
+    from serviceflow.policy.ir import CompiledPolicy
 
 #: ``(sources, stdin) -> items``: reads paths (``-`` for stdin) and yields one RawItem per record.
 ReadFunction = Callable[[Sequence[str | Path], BinaryIO | None], Iterable[RawItem]]
@@ -128,6 +138,27 @@ class ActionSpec:
 
     name: str
     create: Callable[[Mapping[str, Any]], ActionFunction]
+    description: str = ""
+    plugin: str = ""
+
+
+#: ``(policies, calendars) -> evaluator``: an evaluator of compiled policies (see EvaluatorSpec).
+CreateEvaluator = Callable[["Sequence[CompiledPolicy]", "Mapping[str, Calendar]"], "Evaluator"]
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """An evaluator ``--engine NAME`` (or ``evaluator = NAME``) can choose.
+
+    ``create(policies, calendars)`` returns an object with ``name``, ``evaluate_case(case_id,
+    records, now) -> CaseFindings`` and ``close()`` (:class:`serviceflow.evaluators.base.Evaluator`).
+    It may raise :class:`~serviceflow.errors.EvaluatorError` when it cannot run here (a missing
+    dependency); the message reaches the user as it is. Every evaluator must give the findings of the
+    native one, the reference: ``serviceflow.testing`` has the conformance suite to prove it.
+    """
+
+    name: str
+    create: CreateEvaluator
     description: str = ""
     plugin: str = ""
 
