@@ -19,7 +19,16 @@ such as Zendesk, Zammad and RT offer, with these rules:
   argument, whatever the calendar's zone is.
 
 Long durations skip whole weeks arithmetically (a plain week is worth the nominal weekly hours), and
-step day by day only through weeks that hold a holiday, a closure or an offset change.
+step day by day only through weeks that hold a holiday, a closure or an offset change; a closure that
+shuts whole days is jumped over.
+
+**Bounded.** Answers lie within :data:`serviceflow.limits.MAX_BUSINESS_SPAN_YEARS` of wall-clock time
+from the start, and before the year 9999. A calendar open one second a week asked for years of
+business time, a closure that never ends, or a span from the year 1 to now raise
+:class:`CalendarRangeError` (a ``ValueError``) at once or after walking at most that horizon, never
+``OverflowError`` and never a loop for ages. It is an error rather than a saturated "never": a
+deadline the calendar cannot place is not a date, and printing one would be a lie; the evaluator
+reports it as that record's error.
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from serviceflow import limits
 from serviceflow.calendars._wallclock import ONE_MICROSECOND, first_offset_change, instant_at, local_date
+from serviceflow.timeutil import format_duration
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ONE_DAY = timedelta(days=1)
@@ -49,6 +60,11 @@ class Closure(NamedTuple):
 
     start: datetime
     end: datetime
+
+
+class CalendarRangeError(ValueError):
+    """Business-time arithmetic whose answer the calendar cannot reach: past the year 9999, or further
+    from its start than :data:`serviceflow.limits.MAX_BUSINESS_SPAN_YEARS`."""
 
 
 class OpeningHoursError(ValueError):
@@ -210,12 +226,20 @@ class Calendar:
         """
         moment = _instant(at, "at")
         self._require_opening_hours()
-        day = local_date(self._zone, moment) - _ONE_DAY
-        while True:
-            for opens, closes in self._spans(day):
-                if closes > moment:
-                    return max(opens, moment).astimezone(at.tzinfo)
-            day += _ONE_DAY
+        try:
+            day = local_date(self._zone, moment) - _ONE_DAY
+            horizon = self._horizon(moment)
+            while True:
+                for opens, closes in self._spans(day):
+                    if closes > moment:
+                        return max(opens, moment).astimezone(at.tzinfo)
+                day = self._past_closure(day + _ONE_DAY)
+                if day > horizon:
+                    raise self._range_error(f"it does not open within {_span_words()} after {at.isoformat()}")
+        except OverflowError:
+            raise self._range_error(
+                f"it does not open again after {at.isoformat()} before the year 9999"
+            ) from None
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant at which ``duration`` of business time has elapsed after ``start``.
@@ -228,43 +252,81 @@ class Calendar:
         if remaining == 0:
             return self.next_opening(start)
         self._require_opening_hours()
-        day = local_date(self._zone, origin) - _ONE_DAY
-        while True:
-            if day.weekday() == 0 and remaining > self._week_micros:
-                weeks = self._plain_weeks(day, origin, (remaining - 1) // self._week_micros)
-                remaining -= weeks * self._week_micros
-                day += timedelta(weeks=weeks)
-            for opens, closes in self._spans(day):
-                opens = max(opens, origin)
-                if closes <= opens:
-                    continue
-                available = (closes - opens) // ONE_MICROSECOND
-                if remaining <= available:
-                    return (opens + timedelta(microseconds=remaining)).astimezone(start.tzinfo)
-                remaining -= available
-            day += _ONE_DAY
+        too_far = f"{format_duration(duration)} of business time after {start.isoformat()} ends after "
+        try:
+            day = local_date(self._zone, origin) - _ONE_DAY
+            horizon = self._horizon(origin)
+            while True:
+                if day.weekday() == 0 and remaining > self._week_micros:
+                    # Capped at the horizon first: an uncapped jump could pass the year 9999.
+                    limit = min((remaining - 1) // self._week_micros, (horizon - day).days // 7 + 1)
+                    weeks = self._plain_weeks(day, origin, limit)
+                    remaining -= weeks * self._week_micros
+                    day += timedelta(weeks=weeks)
+                for opens, closes in self._spans(day):
+                    opens = max(opens, origin)
+                    if closes <= opens:
+                        continue
+                    available = (closes - opens) // ONE_MICROSECOND
+                    if remaining <= available:
+                        return (opens + timedelta(microseconds=remaining)).astimezone(start.tzinfo)
+                    remaining -= available
+                day = self._past_closure(day + _ONE_DAY)
+                if day > horizon:
+                    raise self._range_error(too_far + _span_words())
+        except OverflowError:
+            raise self._range_error(too_far + "the year 9999") from None
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time elapsed from ``start`` to ``end``; zero when ``end`` is not after ``start``."""
         origin, finish = _instant(start, "start"), _instant(end, "end")
         if finish <= origin:
             return timedelta(0)
+        if finish - origin > timedelta(days=365.25 * limits.MAX_BUSINESS_SPAN_YEARS):
+            raise self._range_error(
+                f"business time from {start.isoformat()} to {end.isoformat()} spans more than {_span_words()}"
+            )
         total = 0
-        day = local_date(self._zone, origin) - _ONE_DAY
-        last_day = local_date(self._zone, finish)
-        while self._day_start(day) < finish:
-            if day.weekday() == 0 and self._week_micros:
-                weeks = self._plain_weeks(day, origin, (last_day - day).days // 7)
-                total += weeks * self._week_micros
-                day += timedelta(weeks=weeks)
-            for opens, closes in self._spans(day):
-                opens, closes = max(opens, origin), min(closes, finish)
-                if closes > opens:
-                    total += (closes - opens) // ONE_MICROSECOND
-            day += _ONE_DAY
+        try:
+            day = local_date(self._zone, origin) - _ONE_DAY
+            last_day = local_date(self._zone, finish)
+            while self._day_start(day) < finish:
+                if day.weekday() == 0 and self._week_micros:
+                    weeks = self._plain_weeks(day, origin, (last_day - day).days // 7)
+                    total += weeks * self._week_micros
+                    day += timedelta(weeks=weeks)
+                for opens, closes in self._spans(day):
+                    opens, closes = max(opens, origin), min(closes, finish)
+                    if closes > opens:
+                        total += (closes - opens) // ONE_MICROSECOND
+                day = self._past_closure(day + _ONE_DAY)
+        except OverflowError:
+            raise self._range_error(
+                f"business time up to {end.isoformat()} runs past the year 9999"
+            ) from None
         return timedelta(microseconds=total)
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _horizon(self, origin: datetime) -> date:
+        """The last local date an answer starting at ``origin`` may reach (``MAX_BUSINESS_SPAN_YEARS``)."""
+        days = round(365.25 * limits.MAX_BUSINESS_SPAN_YEARS)
+        first = local_date(self._zone, origin)
+        return first + timedelta(days=min(days, (date.max - first).days))
+
+    def _range_error(self, problem: str) -> CalendarRangeError:
+        return CalendarRangeError(f"calendar {self._name!r}: {problem}")
+
+    def _past_closure(self, day: date) -> date:
+        """``day``, or the day before the end of a closure that shuts ``day`` whole: nothing is open
+        between, so stepping through a closure of years one day at a time would only cost time."""
+        if not self._closures:
+            return day
+        day_start = self._day_start(day)
+        index = bisect_right(self._closure_ends, day_start)
+        if index < len(self._closures) and self._closures[index].start <= day_start:
+            return max(day, local_date(self._zone, self._closures[index].end) - _ONE_DAY)
+        return day
 
     def _require_opening_hours(self) -> None:
         if not self._week_micros:
@@ -335,6 +397,10 @@ class Calendar:
         if change is not None:
             weeks = min(weeks, weeks_before(change))
         return weeks
+
+
+def _span_words() -> str:
+    return f"{limits.MAX_BUSINESS_SPAN_YEARS} years (serviceflow.limits.MAX_BUSINESS_SPAN_YEARS)"
 
 
 def _zone(timezone: str) -> ZoneInfo:

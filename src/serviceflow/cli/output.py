@@ -1,9 +1,17 @@
-"""Where the CLI writes: terminals, colour, atomic report files and error lines on stderr."""
+"""Where the CLI writes: terminals, colour, atomic report files and error lines on stderr.
+
+A report file never destroys what it should not: :func:`check_output_path` refuses an output that is
+one of the run's own files (an input, the waivers file; compared by inode, so another name, a hard
+link or a symlink for the same file is caught too) and anything but a regular file (a FIFO, a device,
+a directory), and an existing read-only file is an error rather than replaced. :func:`write_atomically`
+applies the same check at the moment it writes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -12,6 +20,8 @@ from pathlib import Path
 import click
 
 from serviceflow.errors import ServiceflowError
+from serviceflow.records.reader import RECORD_FILE_SUFFIXES
+from serviceflow.reporters.escaping import printable
 
 
 def stdout_is_terminal() -> bool:
@@ -28,29 +38,109 @@ def use_color(output: Path | None) -> bool:
 
 
 def echo_errors(errors: Iterable[ServiceflowError]) -> None:
-    """One ``file:line: /pointer: message`` line per error, on stderr."""
+    """One ``file:line: /pointer: message`` line per error, on stderr, record data made printable."""
     for error in errors:
-        click.echo(str(error), err=True)
+        click.echo(printable(str(error)), err=True)
 
 
-def emit_report(text: str, output: Path | None, color: bool = False) -> None:
-    """Write a report to ``output`` atomically, or to stdout."""
+def emit_report(text: str, output: Path | None, color: bool = False, protected: Iterable[Path] = ()) -> None:
+    """Write a report to ``output`` atomically (never over a ``protected`` file), or to stdout."""
     if output is None:
         click.echo(text, nl=False, color=color)
     else:
-        write_atomically(output, text)
+        write_atomically(output, text, protected)
 
 
-def write_atomically(path: Path, text: str) -> None:
+def check_output_path(output: Path, protected: Iterable[Path] = ()) -> None:
+    """Refuse to write a report where it would destroy something; raise :class:`ServiceflowError`.
+
+    ``protected`` are the run's own files: its inputs (files or directories; ``-`` is skipped), the
+    waivers file, the configuration. The output may not be one of them, whatever name it is given,
+    nor an existing record file (:data:`RECORD_FILE_SUFFIXES`) inside a protected directory, which the
+    run reads as input; a report of another kind there (``report.sarif``) may be replaced. It must be a
+    regular file or not exist yet: a FIFO, a device or a directory would be replaced by a regular
+    file, or fail half-way. An existing file that nobody may write is read-only on purpose and is not
+    replaced. Call this before the run, so a long evaluation is not wasted.
+    """
+    shown = printable(str(output))
+    try:
+        target = os.stat(output)
+    except FileNotFoundError:
+        target = None
+    except OSError as exc:
+        raise ServiceflowError(f"cannot write {shown}: {exc.strerror or exc}") from None
+    if target is not None and not stat.S_ISREG(target.st_mode):
+        raise ServiceflowError(
+            f"will not write the report to {shown}: it is {_file_kind(target.st_mode)}, not a regular file"
+        )
+    for path in protected:
+        if str(path) == "-":
+            continue
+        try:
+            guarded = os.stat(path)
+        except OSError:
+            continue  # a protected path that does not exist cannot be overwritten
+        if target is not None and os.path.samestat(target, guarded):
+            raise ServiceflowError(
+                f"will not write the report to {shown}: it is the same file as {printable(str(path))}, "
+                "which this run reads; choose another --output"
+            )
+        if (
+            target is not None
+            and stat.S_ISDIR(guarded.st_mode)
+            and output.name.endswith(RECORD_FILE_SUFFIXES)
+            and _inside(output, path)
+        ):
+            raise ServiceflowError(
+                f"will not write the report to {shown}: it is a record file inside "
+                f"{printable(str(path))}, which this run reads; choose another --output"
+            )
+    if target is not None and (not target.st_mode & 0o222 or not os.access(output, os.W_OK)):
+        # The mode bits, not only os.access: root may write anything, yet a 0444 file says "keep".
+        raise ServiceflowError(f"will not replace {shown}: it is read-only")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` lies somewhere under ``directory`` (by inode, whatever the spelling)."""
+    try:
+        guarded = os.stat(directory)
+        parents = Path(os.path.realpath(path)).parents
+    except OSError:
+        return False
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.stat(parent), guarded):
+                return True
+    return False
+
+
+def write_atomically(path: Path, text: str, protected: Iterable[Path] = ()) -> None:
     """Replace ``path`` with ``text`` in one step: readers see the old file or the new, never a part.
 
-    The text goes to a temporary file in the same directory (so that ``os.replace`` is a rename on one
-    file system), is flushed to disk, and then replaces the target.
+    :func:`check_output_path` decides first whether ``path`` may be written at all. A symlink is
+    followed, so the file it names is replaced and the link kept. The text goes to a temporary file in
+    the same directory (so that ``os.replace`` is a rename on one file system), is flushed to disk, and
+    then replaces the target.
     """
+    check_output_path(path, protected)
+    path = Path(os.path.realpath(path))
+    shown = printable(str(path))
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ServiceflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ServiceflowError(f"cannot write {shown}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
@@ -60,7 +150,7 @@ def write_atomically(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         _remove_quietly(temporary)
-        raise ServiceflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ServiceflowError(f"cannot write {shown}: {exc.strerror or exc}") from None
     except BaseException:
         _remove_quietly(temporary)
         raise

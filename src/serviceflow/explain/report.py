@@ -8,6 +8,11 @@ its ``where`` underneath; ``<- first failure`` marks the condition that decided 
 condition of its ``where`` that failed.
 
 The JSON holds the whole trace, operands included (see docs/explain.md).
+
+Both print record data: each text line goes through
+:func:`~serviceflow.reporters.escaping.printable` (a record's control characters are shown, never sent
+to the terminal), and the JSON through :func:`~serviceflow.reporters.escaping.json_text` (UTF-8
+whatever the records hold).
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from serviceflow.policy import ir
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
 from serviceflow.reporters.base import place, plural
+from serviceflow.reporters.escaping import json_text, printable
 from serviceflow.timeutil import format_datetime, format_duration
 
-__all__ = ["explanation_to_dict", "render_explanation"]
+__all__ = ["explanation_to_dict", "render_explanation", "render_explanation_json"]
 
 _GUTTER = len("line 1234  ")
 _FIRST_FAILURE = "  <- first failure"
@@ -55,7 +61,8 @@ def render_explanation(explanation: Explanation) -> str:
     for policy in explanation.policies:
         lines.append("")
         lines.extend(_policy_lines(policy, explanation.subjects(policy)))
-    return "\n".join(lines) + "\n"
+    # Our own wording holds no control characters, so escaping whole lines only touches record data.
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _policy_lines(policy: CompiledPolicy, subjects: list[SubjectTrace]) -> list[str]:
@@ -161,6 +168,11 @@ def _listed(line: int | None, depth: int, text: str) -> str:
 
 
 # --- JSON ------------------------------------------------------------------------------------------
+
+
+def render_explanation_json(explanation: Explanation) -> str:
+    """:func:`explanation_to_dict` as indented JSON text that any UTF-8 stream can write."""
+    return json_text(explanation_to_dict(explanation), indent=2) + "\n"
 
 
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:

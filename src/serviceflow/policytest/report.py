@@ -7,13 +7,13 @@ file, line and JSON pointer. Coverage, when it was measured, is rendered by
 :mod:`serviceflow.policytest.coverage` and appended by the caller.
 
 Reports only format: they never run tests or decide exit codes. The output carries no timestamps or
-durations, so the same run gives the same bytes.
+durations, so the same run gives the same bytes. Test files are data: the text escapes what they hold
+with :func:`~serviceflow.reporters.escaping.printable`, the JSON and XML keep it valid with
+:func:`~serviceflow.reporters.escaping.json_text` and :func:`~serviceflow.reporters.escaping.xml_text`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from itertools import groupby
@@ -23,6 +23,7 @@ from serviceflow.errors import ServiceflowError
 from serviceflow.findings import Finding
 from serviceflow.policytest.format import ExpectedFinding
 from serviceflow.policytest.results import Outcome, PolicyTestResult, SuiteResult
+from serviceflow.reporters.escaping import json_text, printable, xml_text
 from serviceflow.timeutil import format_datetime
 
 #: The formats ``--format`` offers.
@@ -30,7 +31,6 @@ FORMATS = ("text", "json", "junit")
 _LABELS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR"}
 _COLORS = {Outcome.PASSED: "32", Outcome.FAILED: "31", Outcome.ERROR: "1;31"}
 _LABEL_WIDTH = max(len(label) for label in _LABELS.values())
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def summary_line(suite: SuiteResult) -> str:
@@ -52,14 +52,14 @@ def render_text(suite: SuiteResult, color: bool = False) -> str:
     for file, results in groupby(suite.results, key=lambda result: result.test.file):
         grouped = list(results)
         policies = ", ".join(dict.fromkeys(p for result in grouped for p in result.test.policies))
-        lines.append(f"{file}  ({policies})")
+        lines.append(f"{printable(str(file))}  ({printable(policies)})")
         for result in grouped:
             label = _LABELS[result.outcome].ljust(_LABEL_WIDTH)
             if color:
                 label = f"\x1b[{_COLORS[result.outcome]}m{label}\x1b[0m"
             where = "" if result.outcome is Outcome.PASSED else f"  (line {result.test.location.line})"
-            lines.append(f"  {label}  {result.test.name}{where}")
-            lines.extend(f"         {line}" for line in difference_lines(result))
+            lines.append(f"  {label}  {printable(result.test.name)}{where}")
+            lines.extend(f"         {printable(line)}" for line in difference_lines(result))
         lines.append("")
     lines.append(summary_line(suite))
     return "\n".join(lines) + "\n"
@@ -117,7 +117,7 @@ def render_json(suite: SuiteResult, coverage: list[dict[str, Any]] | None = None
     }
     if coverage is not None:
         document["coverage"] = coverage
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document, indent=2) + "\n"
 
 
 def _result_dict(result: PolicyTestResult) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def _count(element: ET.Element, cases: Iterable[ET.Element]) -> None:
 
 
 def _xml(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return xml_text(text)
 
 
 def _plural(count: int, noun: str) -> str:
