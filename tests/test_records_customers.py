@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from serviceflow.errors import Location
-from serviceflow.records import CaseStore, RecordValidator
+from serviceflow.records import CaseBuffer, RecordValidator
 from support import with_defaults
 
 
 def store_of(records: list[dict]) -> dict[str, list]:
     validator = RecordValidator()
-    store = CaseStore(validator.schemas)
-    for item in with_defaults(records):
-        assert store.add(validator.to_record(item, Location("test.jsonl", 1))) is None
+    store = CaseBuffer()
+    for seq, item in enumerate(with_defaults(records)):
+        assert store.add(validator.to_record(item, Location("test.jsonl", 1), seq)) is None
     return dict(store.cases())
 
 

@@ -191,7 +191,7 @@ def test_a_value_outside_its_enum_is_reported_at_its_pointer(
 
 NAIVE = "2024-05-02T12:00:00"
 DATE_TIME_FIELDS = [
-    (type_name, path) for type_name in sorted(SCHEMAS) for path in SCHEMAS.date_time_fields(type_name).paths
+    (type_name, path) for type_name in sorted(SCHEMAS) for path in SCHEMAS.layout(type_name).paths
 ]
 
 
@@ -321,7 +321,7 @@ SITE_VISIT = {
 
 def test_a_plugin_type_gets_its_date_times_parsed() -> None:
     schemas = load_schemas(extra={"site_visit": SITE_VISIT})
-    assert schemas.date_time_fields("site_visit").paths == (("at",), ("slots", "[]", "from"))
+    assert schemas.layout("site_visit").paths == (("at",), ("slots", "[]", "from"))
     record = RecordValidator(schemas).to_record(
         {
             **example("note"),

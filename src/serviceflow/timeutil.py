@@ -7,8 +7,11 @@ offset cannot be placed on the timeline of a case that spans time zones.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from serviceflow import limits
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
@@ -29,17 +32,69 @@ def parse_datetime(text: str) -> datetime:
     return value
 
 
+def parse_rfc3339(text: str) -> datetime | None:
+    """The instant of an RFC 3339 date-time with seconds and an offset, or ``None`` if unsure.
+
+    The fast path of record admission, where a schema check has already accepted the string: the
+    shape is checked by position (cheaper than a regular expression) and the standard library parses.
+    ``None`` means "not this fast": the caller decides with :func:`parse_datetime` and the schema's
+    error messages. It never returns a naive datetime.
+    """
+    if (
+        len(text) < 20
+        or text[4] != "-"
+        or text[7] != "-"
+        or text[10] != "T"
+        or text[13] != ":"
+        or text[16] != ":"
+        or not text.isascii()
+    ):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    zone = value.tzinfo
+    if zone is None:
+        return None
+    if zone is not UTC:
+        # One time zone object per offset, not one per timestamp: a batch holds millions of them.
+        shared = _ZONES.setdefault(zone, zone) if len(_ZONES) < 4096 else zone
+        if shared is not zone:
+            value = value.replace(tzinfo=shared)
+    return value
+
+
+_ZONES: dict[tzinfo, tzinfo] = {}
+
+
 def parse_duration(text: str | int | float) -> timedelta:
-    """Parse ``90m``, ``4h``, ``1d12h`` or ``2w`` (or plain seconds) into a :class:`timedelta`."""
+    """Parse ``90m``, ``4h``, ``1d12h`` or ``2w`` (or plain seconds) into a :class:`timedelta`.
+
+    At most :data:`serviceflow.limits.MAX_DURATION_DAYS` (100 years): a longer one, ``nan`` or
+    ``inf`` is a ``ValueError`` saying so, here where the policy or configuration names it, rather
+    than an ``OverflowError`` when a deadline is computed from it.
+    """
     if isinstance(text, bool):
         raise ValueError(f"not a duration: {text!r}")
     if isinstance(text, int | float):
+        if isinstance(text, float) and not math.isfinite(text):
+            raise ValueError(f"not a duration: {text!r} (a duration is a finite number of seconds)")
         if text < 0:
             raise ValueError(f"a duration cannot be negative: {text!r}")
-        return timedelta(seconds=text)
-    if not isinstance(text, str) or not _DURATION.match(text):
+        seconds: int | float = text
+    elif isinstance(text, str) and _DURATION.match(text):
+        seconds = sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(text))
+    else:
         raise ValueError(f"not a duration (use forms like 30m, 4h, 2d, 1d12h): {text!r}")
-    seconds = sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(text))
+    if seconds > limits.MAX_DURATION_DAYS * _UNIT_SECONDS["d"]:  # also an overflowed "1e999"-long text: inf
+        # Not str() of a huge integer: past 4300 digits that raises a ValueError of its own.
+        short = text < 10**40 if isinstance(text, int) else isinstance(text, float) or len(text) <= 40
+        subject = f"duration {text!r}" if short else "the duration"
+        raise ValueError(
+            f"{subject} is longer than {limits.MAX_DURATION_DAYS // 365} years, the longest serviceflow "
+            "takes (serviceflow.limits.MAX_DURATION_DAYS)"
+        )
     return timedelta(seconds=seconds)
 
 

@@ -1,9 +1,14 @@
 """Read raw records from files, directories and stdin, remembering where each one came from.
 
-Two formats, told apart by the first non-blank character: JSON Lines (one value per line) and a JSON
-array. JSON Lines files are streamed line by line, so an export of any size fits in memory; an array
-is read whole, as it cannot be split reliably without parsing it. Files ending in ``.gz`` are
-decompressed on the fly. Text is UTF-8, with or without a byte order mark.
+Two formats, told apart by the content: JSON Lines (one value per line) and a JSON array. JSON Lines
+files are streamed line by line, so an export of any size fits in memory; an array is read whole, as
+it cannot be split reliably without parsing it. Files ending in ``.gz`` are decompressed on the fly.
+Text is UTF-8, with or without a byte order mark.
+
+Values are decoded with orjson, the fastest well-kept JSON parser for Python; it is also stricter
+than the standard library where strictness protects what comes after: no ``NaN`` or ``Infinity``, no
+lone surrogates (text no report format could write), nesting at most 1,024 deep. When a line is not
+accepted, the standard library's wording of the problem is used where it has one, for its column.
 
 Nothing here knows what a record looks like: each item comes out as a :class:`RawItem` with its
 origin (file and 1-based line) and either the decoded JSON value or a :class:`RecordError` saying why
@@ -13,19 +18,39 @@ that line is not JSON. A bad line never stops the lines after it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import json
+import os
 import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import orjson
 
 from serviceflow.errors import InputError, Location, RecordError
 from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem
 
-__all__ = ["RECORD_FILE_SUFFIXES", "STDIN", "RawItem", "expand_sources", "read_source", "read_sources"]
+__all__ = [
+    "ITEM_ERROR",
+    "ITEM_LINE",
+    "ITEM_VALUE",
+    "RECORD_FILE_SUFFIXES",
+    "OpenedSource",
+    "decode_line",
+    "expand_sources",
+    "open_source",
+    "read_records",
+    "read_source",
+    "read_sources",
+    "reading",
+    "source_name",
+    "split_items",
+    "split_stream",
+]
 
 #: Files a directory argument contributes, searched recursively.
 RECORD_FILE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
@@ -64,73 +89,229 @@ def expand_sources(sources: Iterable[str | Path]) -> list[str | Path]:
     return expanded
 
 
+def source_name(source: str | Path) -> str:
+    """The file name a source's items carry (``<stdin>`` for ``-``)."""
+    return STDIN_NAME if source == STDIN else str(source)
+
+
 def read_source(source: str | Path, stdin: BinaryIO | None = None) -> Iterator[RawItem]:
-    """The items of one file (``.gz`` decompressed) or, for ``-``, of ``stdin``."""
-    if source == STDIN:
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        yield from _read_stream(STDIN_NAME, stream)
-        return
-    name = str(source)
+    """The items of one file (gzip decompressed) or, for ``-``, of ``stdin``."""
+    name = source_name(source)
+    for kind, line, payload in split_stream(source, stdin):
+        origin = Location(name, line)
+        if kind is _LINE:
+            yield decode_line(payload, origin)
+        elif kind is _VALUE:
+            yield RawItem(origin, payload)
+        else:
+            yield _error_item(origin, payload)
+
+
+# What split_stream yields: a JSON Lines line (bytes, not decoded yet), an array element (decoded),
+# or an error message for the line given.
+ITEM_LINE = _LINE = "line"
+ITEM_VALUE = _VALUE = "value"
+ITEM_ERROR = _ERROR = "error"
+
+
+def read_records(sources: Sequence[str | Path], stdin: BinaryIO | None = None) -> Iterator[RawItem]:
+    """The built-in ``records`` reader: every item of each source (a directory is one source per file
+    after :func:`expand_sources`)."""
+    for source in sources:
+        yield from read_source(source, stdin)
+
+
+def split_stream(source: str | Path, stdin: BinaryIO | None = None) -> Iterator[tuple[str, int, Any]]:
+    """``(kind, line, payload)`` for each item of a source, leaving JSON Lines lines undecoded.
+
+    The split between reading and decoding lets ``lint --jobs`` hand undecoded lines to the worker
+    that owns their case, so the decoding happens in parallel. Raises InputError when the source
+    cannot be read.
+    """
+    with reading(source, stdin) as opened:
+        yield from split_items(opened.stream, opened.name)
+
+
+class OpenedSource:
+    """An open source: its name, its (decompressed) bytes, and how far into the file reading is."""
+
+    def __init__(
+        self, name: str, stream: BinaryIO | gzip.GzipFile, raw: BinaryIO | None, size: int | None
+    ) -> None:
+        self.name, self._raw, self.size = name, raw, size
+        self.stream: BinaryIO = stream  # type: ignore[assignment]  # a GzipFile reads as a binary file
+
+    def position(self) -> int:
+        """Bytes of the file (compressed, for gzip) read so far; 0 where it cannot be told (stdin)."""
+        try:
+            return self._raw.tell() if self._raw is not None else 0
+        except (OSError, ValueError):
+            return 0
+
+
+@contextlib.contextmanager
+def reading(source: str | Path, stdin: BinaryIO | None = None) -> Iterator[OpenedSource]:
+    """Open a source for reading; any failure to read it, then or later, is an InputError naming it.
+
+    ``-`` is ``stdin`` (default ``sys.stdin.buffer``), which is not closed. A file ending in ``.gz``
+    is gzip; standard input is recognised as gzip by its first bytes (as the importers do), so a
+    compressed export can be piped in.
+    """
+    name = source_name(source)
     try:
-        with _open(Path(source)) as stream:
-            yield from _read_stream(name, stream)
+        with contextlib.ExitStack() as stack:
+            if source == STDIN:
+                raw: BinaryIO = stdin if stdin is not None else sys.stdin.buffer
+                stream: BinaryIO | gzip.GzipFile = raw
+                peek = getattr(raw, "peek", None)
+                if peek is not None and peek(2)[:2] == _GZIP_MAGIC:
+                    stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+                yield OpenedSource(name, stream, None, None)
+                return
+            raw = stack.enter_context(Path(source).open("rb"))
+            size = os.fstat(raw.fileno()).st_size
+            stream = raw
+            if str(source).endswith(".gz"):
+                stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+            yield OpenedSource(name, stream, raw, size)
     except (OSError, EOFError, zlib.error) as exc:
         # gzip reports a corrupt or truncated file only while reading, possibly after some items.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise InputError(f"cannot read {name}: {reason}", Location(file=name)) from exc
 
 
-def _open(path: Path) -> BinaryIO:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+def open_source(
+    source: str | Path, stdin: BinaryIO | None = None
+) -> contextlib.AbstractContextManager[BinaryIO]:
+    """The source's bytes (gzip decompressed) in a ``with`` block; see :func:`reading`."""
+    return _stream_of(reading(source, stdin))
 
 
-def _read_stream(name: str, stream: BinaryIO) -> Iterator[RawItem]:
+@contextlib.contextmanager
+def _stream_of(opened: contextlib.AbstractContextManager[OpenedSource]) -> Iterator[BinaryIO]:
+    with opened as source:
+        yield source.stream
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decode_line(raw: bytes, origin: Location) -> RawItem:
+    """The RawItem of one JSON Lines line: its value, or why it is not JSON."""
+    try:
+        return RawItem(origin, orjson.loads(raw))
+    except orjson.JSONDecodeError as exc:
+        return _error_item(origin, _line_problem(raw, exc))
+
+
+def _line_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not UTF-8: byte {bad.start + 1} of the line is invalid"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as standard:
+        return f"{standard.msg} (column {standard.colno})"
+    except RecursionError:
+        pass
+    return f"{exc.msg} (column {exc.colno})"
+
+
+#: How many non-blank lines at the start of a source may fail to look like records before reading
+#: stops with one message instead of one error per line (a CSV log read without --input-format).
+_PROBE_LINES = 5
+
+
+def split_items(stream: BinaryIO, name: str = "<input>") -> Iterator[tuple[str, int, Any]]:
+    """``(kind, line, payload)`` for each item of an open stream (see :func:`split_stream`).
+
+    A source whose first lines do not look like JSON records (none starts with ``{`` or ``[``) is
+    refused with an InputError that says what it looks like, rather than reported line by line.
+    """
     lines = iter(stream)
     leading: list[bytes] = []
-    first_char = b""
+    first: bytes = b""
     for line in lines:
         if not leading and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
         leading.append(line)
-        stripped = line.lstrip(_WHITESPACE)
-        if stripped:
-            first_char = stripped[:1]
+        if line.strip(_WHITESPACE):
+            first = line
             break
-    if first_char == b"[":
-        yield from _read_array(name, b"".join(leading) + stream.read())
-    else:
-        yield from _read_lines(name, leading, lines)
-
-
-def _read_lines(name: str, leading: list[bytes], rest: Iterator[bytes]) -> Iterator[RawItem]:
+    if first and first.lstrip(_WHITESPACE)[:1] not in (b"{", b"["):
+        _probe(name, first, lines, leading)
+    if first.lstrip(_WHITESPACE)[:1] == b"[" and not _complete_line_followed(first, lines, leading):
+        yield from _split_array(b"".join(leading) + b"".join(lines))
+        return
     line_number = 0
-    for chunk in (leading, rest):
+    for chunk in (leading, lines):
         for raw in chunk:
             line_number += 1
-            if not raw.strip(_WHITESPACE):
-                continue
-            origin = Location(name, line_number)
-            try:
-                yield RawItem(origin, json.loads(raw.decode("utf-8")))
-            except UnicodeDecodeError as exc:
-                yield _error_item(origin, f"not UTF-8: byte {exc.start + 1} of the line is invalid")
-            except json.JSONDecodeError as exc:
-                yield _error_item(origin, f"{exc.msg} (column {exc.colno})")
+            if raw.strip(_WHITESPACE):
+                yield _LINE, line_number, raw
 
 
-def _read_array(name: str, content: bytes) -> Iterator[RawItem]:
-    """Each element of a JSON array, with the line its value starts on."""
+def _probe(name: str, first: bytes, lines: Iterator[bytes], leading: list[bytes]) -> None:
+    """Raise InputError when none of the first few non-blank lines could be a record."""
+    seen = 1
+    for line in lines:
+        leading.append(line)
+        stripped = line.strip(_WHITESPACE)
+        if not stripped:
+            continue
+        if stripped[:1] in (b"{", b"["):
+            return
+        seen += 1
+        if seen >= _PROBE_LINES:
+            break
+    else:
+        if seen < 2:
+            return  # one odd line alone: report it as that line's error
+    shown = first.strip(_WHITESPACE)[:60].decode("utf-8", "replace")
+    if first.count(b",") >= 2 or first.count(b";") >= 2 or first.count(b"\t") >= 2:
+        hint = (
+            "it looks like CSV: if it is a help-desk log, name its format with --input-format "
+            "(see 'serviceflow plugins' for the formats)"
+        )
+    else:
+        hint = "serviceflow records are JSON Lines (one JSON object per line) or a JSON array"
+    raise InputError(
+        f"{name} does not look like serviceflow records: its first lines do not start with '{{' "
+        f"({shown!r}...); {hint}",
+        Location(file=name, line=1),
+    )
+
+
+def _complete_line_followed(first: bytes, lines: Iterator[bytes], leading: list[bytes]) -> bool:
+    """Whether a first line starting with ``[`` is a whole JSON value with more lines after it.
+
+    Then the file is JSON Lines whose first line happens to be an array (reported as that line's
+    error), not one array: reading it as an array would silently lose every later line. The lines
+    read to find out are appended to ``leading``.
+    """
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    for line in lines:
+        leading.append(line)
+        if line.strip(_WHITESPACE):
+            return True
+    return False
+
+
+def _split_array(content: bytes) -> Iterator[tuple[str, int, Any]]:
+    """Each element of a JSON array, decoded, with the line its value starts on."""
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = content.count(b"\n", 0, exc.start) + 1
-        yield _error_item(Location(name, line), "not UTF-8: invalid byte; the rest of the file is skipped")
+        yield _ERROR, line, "not UTF-8: invalid byte; the rest of the file is skipped"
         return
     position = _skip_whitespace(text, text.index("[") + 1)
     if text.startswith("]", position):
-        yield from _after_array(name, text, position)
+        yield from _after_array(text, position)
         return
     line = 1
     counted_to = 0
@@ -138,38 +319,44 @@ def _read_array(name: str, content: bytes) -> Iterator[RawItem]:
         line += text.count("\n", counted_to, position)
         counted_to = position
         try:
-            value, position = _DECODER.raw_decode(text, position)
+            _, end = _DECODER.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             # After a broken element the array's structure is unknown: no later element can be trusted.
             message = f"{exc.msg} (column {exc.colno}); the rest of the array is skipped"
-            yield _error_item(Location(name, exc.lineno), message)
+            yield _ERROR, exc.lineno, message
             return
-        yield RawItem(Location(name, line), value)
-        position = _skip_whitespace(text, position)
+        except RecursionError:
+            yield _ERROR, line, "nested too deeply; the rest of the array is skipped"
+            return
+        try:
+            yield _VALUE, line, orjson.loads(text[position:end])
+        except orjson.JSONDecodeError as exc:
+            yield _ERROR, line, exc.msg
+        position = _skip_whitespace(text, end)
         if text.startswith(",", position):
             position = _skip_whitespace(text, position + 1)
         elif text.startswith("]", position):
-            yield from _after_array(name, text, position)
+            yield from _after_array(text, position)
             return
         else:
-            yield _decode_error(name, text, position, "Expecting ',' delimiter")
+            yield _decode_error(text, position, "Expecting ',' delimiter")
             return
 
 
-def _after_array(name: str, text: str, closing: int) -> Iterator[RawItem]:
+def _after_array(text: str, closing: int) -> Iterator[tuple[str, int, Any]]:
     position = _skip_whitespace(text, closing + 1)
     if position < len(text):
-        yield _decode_error(name, text, position, "Extra data after the array")
+        yield _decode_error(text, position, "Extra data after the array")
 
 
 def _skip_whitespace(text: str, position: int) -> int:
     return _JSON_WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
 
 
-def _decode_error(name: str, text: str, position: int, message: str) -> RawItem:
+def _decode_error(text: str, position: int, message: str) -> tuple[str, int, Any]:
     line = text.count("\n", 0, position) + 1
     column = position - text.rfind("\n", 0, position)
-    return _error_item(Location(name, line), f"{message} (column {column})")
+    return _ERROR, line, f"{message} (column {column})"
 
 
 def _error_item(origin: Location, message: str) -> RawItem:

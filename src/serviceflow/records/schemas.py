@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,8 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from serviceflow.errors import Location, ServiceflowError
-from serviceflow.timeutil import parse_datetime
+from serviceflow.records.model import Shape, shape_for
+from serviceflow.timeutil import parse_datetime, parse_rfc3339
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVELOPE_ID",
     "ITEMS",
-    "DateTimeFields",
     "FieldPath",
+    "RecordLayout",
     "SchemaSet",
     "bundled_schema_dir",
     "datetime_paths",
@@ -115,7 +115,7 @@ class SchemaSet(Mapping[str, dict[str, Any]]):
             )
             .crawl()
         )
-        self._date_time_fields: dict[str, DateTimeFields] = {}
+        self._layouts: dict[str, RecordLayout] = {}
         self._declared: dict[str, dict[FieldPath, frozenset[str]]] = {}
 
     def __getitem__(self, type_name: str) -> dict[str, Any]:
@@ -130,13 +130,16 @@ class SchemaSet(Mapping[str, dict[str, Any]]):
     def __repr__(self) -> str:
         return f"SchemaSet({sorted(self._schemas)})"
 
-    def date_time_fields(self, type_name: str) -> DateTimeFields:
-        """The date-time fields of ``type_name``, ready to parse a record's strings (cached)."""
-        fields = self._date_time_fields.get(type_name)
-        if fields is None:
-            fields = DateTimeFields(datetime_paths(self._schemas[type_name], self.registry))
-            self._date_time_fields[type_name] = fields
-        return fields
+    def layout(self, type_name: str) -> RecordLayout:
+        """Where ``type_name``'s date-times and shareable values sit, ready to build records (cached)."""
+        layout = self._layouts.get(type_name)
+        if layout is None:
+            schema = self._schemas[type_name]
+            layout = RecordLayout(
+                type_name, datetime_paths(schema, self.registry), shared_fields(schema, self.registry)
+            )
+            self._layouts[type_name] = layout
+        return layout
 
     def declared_properties(self, type_name: str) -> dict[FieldPath, frozenset[str]]:
         """For each object location of ``type_name``, the property names its schema declares (cached)."""
@@ -275,68 +278,190 @@ def is_rfc3339_datetime(value: object) -> bool:
     return True
 
 
-class DateTimeFields:
-    """Turns the date-time strings at known field paths of a record into aware datetimes.
+class RecordLayout:
+    """Where the date-times and the shareable values of one record type sit, derived from its schema.
 
-    Built once per record type from :func:`datetime_paths`. :meth:`parse` copies only the containers on
-    those paths, so the caller's dict is never changed and the cost stays proportional to the number of
-    date-time fields, not to the size of the record.
+    Built once per type. :meth:`values` turns a valid record's JSON object into the compact form of
+    :class:`~serviceflow.records.model.Record` (a shared shape and a tuple of values) with every
+    date-time parsed, in one pass over its top-level keys: the work per record is proportional to its
+    date-time fields, never a walk of the schema. Plans are cached per key order, since records of a
+    type come in few key orders.
+
+    *Shared* values are kept once however many records repeat them: the top-level fields whose schema
+    allows only a few values (``enum``, ``const``), the case and customer ids and the actor, and any
+    other top-level string field that turns out to repeat (a desk's canned summaries, a resource's
+    name). Whether a field repeats is learnt from its first :data:`_LEARN_FROM` values: a field of
+    unique values (ids, free text) stops being looked up, so it costs nothing and fills no cache.
     """
 
-    __slots__ = ("_tree", "paths")
+    __slots__ = (
+        "_learning",
+        "_nested",
+        "_plans",
+        "_repeating",
+        "_shared",
+        "_top",
+        "_unique",
+        "paths",
+        "type_name",
+    )
 
-    def __init__(self, paths: tuple[FieldPath, ...]) -> None:
+    def __init__(self, type_name: str, paths: tuple[FieldPath, ...], shared: frozenset[str] = frozenset()):
+        self.type_name = type_name
         self.paths = paths
-        # A tree of path segments; an empty dict marks a date-time field.
-        self._tree: dict[str, dict[str, Any]] = {}
+        self._top = frozenset(path[0] for path in paths if len(path) == 1)
+        self._nested: dict[str, dict[str, Any]] = {}
         for path in paths:
-            node = self._tree
-            for segment in path:
-                node = node.setdefault(segment, {})
+            if len(path) > 1:
+                node = self._nested.setdefault(path[0], {})
+                for segment in path[1:]:
+                    node = node.setdefault(segment, {})
+        self._shared = shared
+        self._plans: dict[tuple[str, ...], _Plan] = {}
+        self._learning: dict[str, list[int]] = {}  # key -> [values seen, of which repeats]
+        self._repeating: set[str] = set()
+        self._unique: set[str] = {"id"}
+
+    def values(self, data: dict[str, Any], *, strict: bool = True) -> tuple[Shape, tuple[Any, ...]]:
+        """The shape and values of a valid record, date-times parsed.
+
+        ``strict`` raises ValueError for a date-time field that is not RFC 3339 as serviceflow reads it
+        (the fast path then lets jsonschema explain); otherwise such a string is left as it is, which
+        after validation happens only where a schema allows another kind of value there (``anyOf``).
+        """
+        keys = tuple(data)
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
+        values = list(data.values())
+        for index in plan.date_times:
+            values[index] = _parse_date_time(values[index], strict)
+        for index, tree in plan.nested:
+            values[index] = _parse_tree(values[index], tree, strict)
+        for index in plan.shared:
+            values[index] = share(values[index])
+        if plan.learning:
+            self._learn(plan, values)
+        values.append(None)
+        return plan.shape, tuple(values)
+
+    def _learn(self, plan: _Plan, values: list[Any]) -> None:
+        """Share the learning fields' strings, and decide, once enough are seen, whether they repeat."""
+        decided = False
+        for index in plan.learning:
+            value = values[index]
+            if type(value) is not str or len(value) > _MAX_SHARED_LENGTH:
+                continue
+            key = plan.keys[index]
+            stats = self._learning.get(key)
+            if stats is None:
+                stats = self._learning[key] = [0, 0]
+            shared = _SHARED.get(value)
+            if shared is None:
+                if len(_SHARED) < _MAX_SHARED:
+                    _SHARED[value] = value
+            else:
+                values[index] = shared
+                stats[1] += 1
+            stats[0] += 1
+            if stats[0] >= _LEARN_FROM:
+                (self._repeating if stats[1] * 4 >= stats[0] else self._unique).add(key)
+                del self._learning[key]
+                decided = True
+        if decided:
+            self._plans.clear()
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+        settled = self._top | self._nested.keys()
+        shared = self._shared | self._repeating
+        plan = _Plan(
+            keys,
+            shape_for(keys),
+            tuple(i for i, key in enumerate(keys) if key in self._top),
+            tuple((i, self._nested[key]) for i, key in enumerate(keys) if key in self._nested),
+            tuple(i for i, key in enumerate(keys) if key in shared and key not in settled),
+            tuple(
+                i
+                for i, key in enumerate(keys)
+                if key not in settled and key not in shared and key not in self._unique
+            ),
+        )
+        if len(self._plans) < _MAX_PLANS:
+            self._plans[keys] = plan
+        return plan
 
     def parse(self, data: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
-        """A copy of ``data`` whose date-time strings are datetimes.
+        """A copy of ``data`` whose date-time strings are datetimes (for callers that want a dict)."""
+        shape, values = self.values(data, strict=strict)
+        return dict(zip(shape, values, strict=False))
 
-        ``strict`` raises ValueError for a string that is not :func:`is_rfc3339_datetime`. Otherwise
-        such a string is left alone: after validation that happens only where the schema allows a
-        non-date-time alternative (``anyOf``) for a date-time field.
-        """
-        parsed: dict[str, Any] = _parse_tree(data, self._tree, strict)
+
+class _Plan:
+    """For one key order of one type: the shape, and which positions to parse or share."""
+
+    __slots__ = ("date_times", "keys", "learning", "nested", "shape", "shared")
+
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        shape: Shape,
+        date_times: tuple[int, ...],
+        nested: tuple[tuple[int, dict[str, Any]], ...],
+        shared: tuple[int, ...],
+        learning: tuple[int, ...],
+    ) -> None:
+        self.keys, self.shape, self.date_times, self.nested = keys, shape, date_times, nested
+        self.shared, self.learning = shared, learning
+
+
+#: Key orders remembered per record type (a hostile input with ever new key orders gets no more).
+_MAX_PLANS = 1024
+#: Distinct shared values remembered; past it, new values are kept as they are (correct, just larger).
+_MAX_SHARED = 200_000
+#: How many values of a field decide whether it repeats (shared when a quarter or more are repeats).
+_LEARN_FROM = 512
+#: Longer strings are never looked up: free text rarely repeats, and hashing it would cost.
+_MAX_SHARED_LENGTH = 200
+_SHARED: dict[Any, Any] = {}
+
+
+def share(value: Any) -> Any:
+    """One object for equal short strings and flat objects of strings (actors), within a bound."""
+    if type(value) is str:
+        key: Any = value
+    elif type(value) is dict:
+        try:
+            key = tuple(value.items())
+            hash(key)
+        except TypeError:
+            return value
+    else:
+        return value
+    shared = _SHARED.get(key)
+    if shared is None:
+        if len(_SHARED) >= _MAX_SHARED:
+            return value
+        _SHARED[key] = shared = value
+    return shared
+
+
+def _parse_date_time(value: Any, strict: bool) -> Any:
+    if type(value) is not str:
+        return value
+    parsed = parse_rfc3339(value)
+    if parsed is not None:
         return parsed
-
-    def format(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """The inverse of :meth:`parse`: a copy of ``fields`` with its datetimes as RFC 3339 strings."""
-        formatted: dict[str, Any] = _format_tree(fields, self._tree)
-        return formatted
-
-
-def _format_tree(value: Any, tree: dict[str, dict[str, Any]]) -> Any:
-    if not tree:
-        return value.isoformat() if isinstance(value, datetime) else value
-    if isinstance(value, dict):
-        copied = dict(value)
-        for key, subtree in tree.items():
-            if key in copied:
-                copied[key] = _format_tree(copied[key], subtree)
-        return copied
-    if isinstance(value, list) and ITEMS in tree:
-        subtree = tree[ITEMS]
-        return [_format_tree(element, subtree) for element in value]
-    return value
+    if strict:
+        raise ValueError(f"not an RFC 3339 date-time: {value!r}")
+    try:
+        return parse_datetime(value) if _RFC3339_DATETIME.fullmatch(value) else value
+    except ValueError:
+        return value
 
 
 def _parse_tree(value: Any, tree: dict[str, dict[str, Any]], strict: bool) -> Any:
     if not tree:
-        if isinstance(value, str):
-            if strict and _RFC3339_DATETIME.fullmatch(value) is None:
-                raise ValueError(f"not an RFC 3339 date-time: {value!r}")
-            try:
-                return parse_datetime(value)
-            except ValueError:
-                if strict:
-                    raise
-                return value
-        return value
+        return _parse_date_time(value, strict)
     if isinstance(value, dict):
         copied = dict(value)
         for key, subtree in tree.items():
@@ -347,3 +472,12 @@ def _parse_tree(value: Any, tree: dict[str, dict[str, Any]], strict: bool) -> An
         subtree = tree[ITEMS]
         return [_parse_tree(element, subtree, strict) for element in value]
     return value
+
+
+def shared_fields(schema: Mapping[str, Any], registry: Registry) -> frozenset[str]:
+    """Top-level fields whose values are worth sharing: enumerations, constants, ids and the actor."""
+    found = {"case_id", "customer_id", "actor", "channel"}
+    for path, node in schema_nodes(schema, registry):
+        if len(path) == 1 and ("enum" in node or "const" in node):
+            found.add(path[0])
+    return frozenset(found)

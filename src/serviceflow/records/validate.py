@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
@@ -24,8 +25,8 @@ from serviceflow.errors import Location, RecordError, ServiceflowError
 from serviceflow.records.model import Record
 from serviceflow.records.schemas import (
     ITEMS,
-    DateTimeFields,
     FieldPath,
+    RecordLayout,
     SchemaSet,
     declared_properties,
     is_rfc3339_datetime,
@@ -47,21 +48,18 @@ def json_pointer(path: Iterable[str | int]) -> str:
 
 
 def build_record(
-    data: dict[str, Any], origin: Location | None, date_times: DateTimeFields, *, strict: bool = False
+    data: dict[str, Any], origin: Location | None, layout: RecordLayout, seq: int = 0, *, strict: bool = False
 ) -> Record:
     """A Record from a record already known to be valid: date-times parsed, nothing re-checked.
 
     ``strict`` raises ValueError for a date-time field that is not RFC 3339 as serviceflow reads it.
     """
-    fields = date_times.parse(data, strict=strict)
-    return Record(
-        id=fields["id"],
-        case_id=fields["case_id"],
-        type=fields["type"],
-        at=fields["at"],
-        fields=fields,
-        origin=origin,
-    )
+    shape, values = layout.values(data, strict=strict)
+    at = values[shape["at"]]
+    if not isinstance(at, datetime):
+        raise ValueError(f"'at' is not an RFC 3339 date-time: {at!r}")
+    envelope = (values[shape["id"]], values[shape["case_id"]], values[shape["type"]], at)
+    return Record.from_values(shape, values, origin, seq, envelope)
 
 
 class RecordValidator:
@@ -80,29 +78,30 @@ class RecordValidator:
             type_name: _compile_fast(type_name, schema, registry)
             for type_name, schema in self.schemas.items()
         }
-        self._date_times = {type_name: self.schemas.date_time_fields(type_name) for type_name in self.schemas}
+        self._layouts = {type_name: self.schemas.layout(type_name) for type_name in self.schemas}
         self._format_checker: FormatChecker | None = None
         self._detailed: dict[str, Draft202012Validator] = {}
         self._envelope: Draft202012Validator | None = None
         self._envelope_declared: dict[FieldPath, frozenset[str]] = {}
         self._known = ", ".join(sorted(self.schemas))
 
-    def to_record(self, data: Any, origin: Location) -> Record:
-        """The Record for ``data``, or RecordError for its first error in document order.
+    def to_record(self, data: Any, origin: Location | None, seq: int = 0) -> Record:
+        """The Record for ``data`` (its place in ingestion order: ``seq``), or RecordError for its
+        first error in document order.
 
         The record id, when readable, is on the error; its location is ``origin`` plus a JSON pointer.
         """
-        record = self._fast_record(data, origin)
+        record = self._fast_record(data, origin, seq)
         if record is not None:
             return record
         errors = self._errors(data, origin)
         if not errors:
             # Both validators accept it; only a date-time field failed the strict re-check, which
             # happens where the schema allows a non-date-time alternative (anyOf) for that field.
-            return build_record(data, origin, self._date_times[data["type"]])
+            return build_record(data, origin, self._layouts[data["type"]], seq)
         raise min(errors, key=lambda item: item[0])[1]
 
-    def iter_errors(self, data: Any, origin: Location) -> list[RecordError]:
+    def iter_errors(self, data: Any, origin: Location | None) -> list[RecordError]:
         """Every error in ``data``, each with its own JSON pointer, sorted by pointer; [] when valid.
 
         A missing property is reported at the pointer it would have (``/due``), an unexpected one at
@@ -112,18 +111,17 @@ class RecordValidator:
             return []
         return [error for _, error, _ in sorted(self._errors(data, origin), key=lambda item: item[2])]
 
-    def _fast_record(self, data: Any, origin: Location | None) -> Record | None:
+    def _fast_record(self, data: Any, origin: Location | None, seq: int = 0) -> Record | None:
         """The Record when the fast checks pass, else None (then jsonschema must explain why)."""
         if type(data) is not dict:
             return None
         type_name = data.get("type")
-        if not isinstance(type_name, str):
-            return None
-        fast = self._fast.get(type_name)
+        fast = self._fast.get(type_name) if type(type_name) is str else None
         if fast is None or not _fast_is_valid(fast, data):
             return None
+        assert isinstance(type_name, str)
         try:
-            return build_record(data, origin, self._date_times[type_name], strict=True)
+            return build_record(data, origin, self._layouts[type_name], seq, strict=True)
         except ValueError:
             return None
 
