@@ -53,8 +53,8 @@ def test_durable_gives_the_native_findings_finding_for_finding(
 ) -> None:
     expected = native.evaluate(records, now)
     actual = durable.evaluate(records, now)
-    assert actual.input_errors == expected.input_errors == []
-    assert actual.findings == expected.findings
+    assert actual.input_errors == expected.input_errors == ()
+    assert actual.violations == expected.violations
     assert actual.pending == expected.pending
 
 
@@ -64,10 +64,10 @@ def test_pending_findings_have_future_deadlines_and_violations_none(
     native: Engine, records: list[dict[str, Any]], now: datetime
 ) -> None:
     evaluation = native.evaluate(records, now)
-    assert evaluation.input_errors == []
+    assert evaluation.input_errors == ()
     assert all(f.deadline is not None and f.deadline > now for f in evaluation.pending)
-    assert all(f.deadline is None for f in evaluation.findings)
-    assert all(f.evidence[0] == f.record_id for f in evaluation.findings + evaluation.pending)
+    assert all(f.deadline is None for f in evaluation.violations)
+    assert all(f.evidence[0] == f.record_id for f in evaluation.violations + evaluation.pending)
 
 
 @SETTINGS
@@ -81,7 +81,7 @@ def test_findings_do_not_depend_on_input_order_when_times_differ(
     shuffled = list(records)
     random.Random(len(records)).shuffle(shuffled)
     first, second = native.evaluate(records, now), native.evaluate(shuffled, now)
-    assert first.findings == second.findings
+    assert first.violations == second.violations
     assert first.pending == second.pending
 
 
@@ -91,4 +91,4 @@ def test_records_after_now_change_nothing(
     native: Engine, records: list[dict[str, Any]], now: datetime
 ) -> None:
     known = [r for r in records if datetime.fromisoformat(r["at"]) <= now]
-    assert native.evaluate(records, now).findings == native.evaluate(known, now).findings
+    assert native.evaluate(records, now).violations == native.evaluate(known, now).violations

@@ -60,8 +60,8 @@ def same_findings(
     pair: tuple[NativeEvaluator, DurableEvaluator], records: list[Record], now: datetime
 ) -> list[Finding]:
     native, durable = pair
-    expected = native.evaluate_case(records[0].case_id if records else "c1", records, now)
-    actual = durable.evaluate_case(records[0].case_id if records else "c1", records, now)
+    expected = native.evaluate_case(records[0].case_id if records else "c1", records, now).findings
+    actual = durable.evaluate_case(records[0].case_id if records else "c1", records, now).findings
     assert actual == expected
     assert [f.message for f in actual] == [f.message for f in expected]
     return actual
@@ -382,7 +382,7 @@ def test_a_case_never_sees_the_records_of_the_cases_before_it(evaluators) -> Non
         {"id": "e1", "type": "escalation", "at": t("10:30"), "reason": "r", "to": "boss"}, case_id="a"
     )
     durable.evaluate_case("a", escalated, t("15:00"))
-    findings = durable.evaluate_case("b", case({**FLAGGED, "id": "c2"}, case_id="b"), t("15:00"))
+    findings = durable.evaluate_case("b", case({**FLAGGED, "id": "c2"}, case_id="b"), t("15:00")).findings
     assert outcome(findings, ESCALATE) == [(ESCALATE, "c2", "violation", ("c2",))]
 
 
@@ -404,7 +404,7 @@ def test_an_evaluator_shared_by_threads_gives_each_the_native_findings(evaluator
 
     def work(indexes: range) -> None:
         for index in indexes:
-            results[index] = durable.evaluate_case(f"t{index}", cases[index], now)
+            results[index] = durable.evaluate_case(f"t{index}", cases[index], now).findings
 
     threads = [threading.Thread(target=work, args=(range(start, 40, 4),)) for start in range(4)]
     for thread in threads:
@@ -412,7 +412,7 @@ def test_an_evaluator_shared_by_threads_gives_each_the_native_findings(evaluator
     for thread in threads:
         thread.join()
     assert [results[i] for i in range(40)] == [
-        native.evaluate_case(f"t{i}", cases[i], now) for i in range(40)
+        native.evaluate_case(f"t{i}", cases[i], now).findings for i in range(40)
     ]
 
 
@@ -766,10 +766,10 @@ def test_named_conditions_anywhere_give_the_native_findings_and_engine_errors(
             records = synthetic_case(rng, rng.randint(1, 12))
             now = BASE + timedelta(minutes=rng.randrange(0, 14 * 60, 15))
             calls.clear()
-            expected = native.evaluate_case("k", records, now)
+            expected = native.evaluate_case("k", records, now).findings
             native_calls = sorted(calls)
             calls.clear()
-            actual = durable.evaluate_case("k", records, now)
+            actual = durable.evaluate_case("k", records, now).findings
             assert actual == expected, f"case {number}"
             assert [f.message for f in actual] == [f.message for f in expected]
             assert sorted(calls) == native_calls, f"case {number}: the predicates were called differently"
@@ -801,8 +801,8 @@ def test_a_deadline_that_is_not_a_time_fails_on_both_evaluators() -> None:
             NativeEvaluator([policy]).evaluate_case("c1", records, t("11:00"))
         with pytest.raises(EvaluatorError, match="policy 'bad-by' failed on record 'r1'"):
             durable.evaluate_case("c1", records, t("11:00"))
-        records[0].fields["x"] = t("12:00")
-        assert len(durable.evaluate_case("c1", records, t("11:00"))) == 1  # usable after an error
+        fixed = case({"id": "r1", "type": "a", "at": t("10:00"), "x": t("12:00")})
+        assert len(durable.evaluate_case("c1", fixed, t("11:00")).findings) == 1  # usable after an error
     finally:
         durable.close()
 
@@ -818,5 +818,5 @@ def test_a_closed_evaluator_refuses_to_evaluate_and_closes_once() -> None:
 
 def test_an_empty_case_and_records_after_now_give_nothing(evaluators) -> None:
     _, durable = evaluators
-    assert durable.evaluate_case("c1", [], t("12:00")) == []
-    assert durable.evaluate_case("c1", case(FLAGGED), t("09:00")) == []
+    assert durable.evaluate_case("c1", [], t("12:00")).findings == []
+    assert durable.evaluate_case("c1", case(FLAGGED), t("09:00")).findings == []

@@ -110,7 +110,7 @@ def test_a_named_condition_decides_the_require(evaluator_name: str) -> None:
         ],
         evaluator_name,
     )
-    assert evaluation.findings == [] and evaluation.engine_errors == []
+    assert evaluation.violations == () and evaluation.engine_errors == ()
 
 
 def test_the_predicate_sees_only_the_case_known_at_now(evaluator_name: str) -> None:
@@ -121,7 +121,7 @@ def test_the_predicate_sees_only_the_case_known_at_now(evaluator_name: str) -> N
         ],
         evaluator_name,
     )
-    assert [(f.record_id, f.status) for f in evaluation.findings] == [("k1", Status.VIOLATION)]
+    assert [(f.record_id, f.status) for f in evaluation.violations] == [("k1", Status.VIOLATION)]
 
 
 def test_a_named_condition_inside_a_query_where(evaluator_name: str) -> None:
@@ -133,9 +133,9 @@ def test_a_named_condition_inside_a_query_where(evaluator_name: str) -> None:
         ],
         evaluator_name,
     )
-    assert evaluation.findings == []
+    assert evaluation.violations == ()
     unagreed = evaluate([commitment("k1", "2024-05-07T09:00:00Z")], evaluator_name)
-    assert [f.record_id for f in unagreed.findings] == ["k1"]
+    assert [f.record_id for f in unagreed.violations] == ["k1"]
 
 
 def failing(context: ConditionContext, commitment: Record, phrases: tuple[str, ...]) -> bool:
@@ -156,7 +156,7 @@ def test_a_raising_condition_is_an_engine_error_naming_plugin_and_policy(evaluat
         evaluator_name,
         conditions,
     )
-    assert [f.record_id for f in evaluation.findings] == ["k2"]
+    assert [f.record_id for f in evaluation.violations] == ["k2"]
     (error,) = evaluation.engine_errors
     assert (error.record_id, error.status, error.policy) == ("k1", Status.ERROR, "reason-for-same-technician")
     assert "'reason-recorded' (plugin acme-policies)" in error.message
@@ -174,7 +174,7 @@ def test_a_condition_must_answer_true_or_false(evaluator_name: str, answer: Any,
         ),
     }
     evaluation = evaluate([commitment("k1", "2024-05-07T09:00:00Z")], evaluator_name, conditions)
-    assert evaluation.findings == []
+    assert evaluation.violations == ()
     assert problem in evaluation.engine_errors[0].message
 
 
@@ -247,10 +247,10 @@ def test_a_latest_pick_as_an_argument_is_evidence_and_a_let_keeps_the_answer(eva
         ],
         evaluator_name,
     )
-    assert [(f.record_id, f.status, f.evidence, f.message) for f in evaluation.findings] == [
+    assert [(f.record_id, f.status, f.evidence, f.message) for f in evaluation.violations] == [
         ("k2", Status.VIOLATION, ("k2", "n2"), "Commitment k2 sends ann back (agreed: false)")
     ]
-    assert evaluation.engine_errors == []
+    assert evaluation.engine_errors == ()
 
 
 def test_a_named_condition_under_not(evaluator_name: str) -> None:
@@ -261,7 +261,7 @@ def test_a_named_condition_under_not(evaluator_name: str) -> None:
         ],
         evaluator_name,
     )
-    assert [(f.record_id, f.evidence, f.message) for f in evaluation.findings] == [
+    assert [(f.record_id, f.evidence, f.message) for f in evaluation.violations] == [
         ("k1", ("k1", "n1"), "Commitment k1 sends jake back (agreed: true)")
     ]
 
@@ -278,7 +278,7 @@ def test_a_named_condition_in_for_each_where_chooses_subjects_and_its_error_name
         ],
         evaluator_name,
     )
-    assert [(f.record_id, f.evidence) for f in evaluation.findings] == [("k1", ("k1",)), ("k4", ("k4",))]
+    assert [(f.record_id, f.evidence) for f in evaluation.violations] == [("k1", ("k1",)), ("k4", ("k4",))]
     (error,) = evaluation.engine_errors
     assert (error.record_id, error.evidence, error.policy) == ("k3", ("k3",), "agreed-return-visit")
     assert "'resource-named' (plugin acme) raised ValueError" in error.message
@@ -292,7 +292,7 @@ def test_an_engine_error_in_one_case_leaves_the_next_case_alone(evaluator_name: 
     ]
     evaluation = return_visit(records, evaluator_name)
     assert [(f.case_id, f.record_id) for f in evaluation.engine_errors] == [("c1", "k1")]
-    assert evaluation.findings == []
+    assert evaluation.violations == ()
 
 
 def compile_error(text: str) -> PolicyError:

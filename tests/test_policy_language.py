@@ -51,7 +51,7 @@ def test_a_minimal_policy_compiles_and_runs() -> None:
         ]
     )
     evaluation = engine.evaluate(records, now=parse_datetime("2024-05-08T00:00:00Z"))
-    assert [(f.policy, f.record_id, f.message) for f in evaluation.findings] == [
+    assert [(f.policy, f.record_id, f.message) for f in evaluation.violations] == [
         ("every-close-noted", "x", "Close x has no note")
     ]
 
@@ -139,4 +139,4 @@ def test_dollar_dollar_is_a_literal_dollar() -> None:
         ]
     )
     evaluation = engine.evaluate(records, now=parse_datetime("2024-05-08T00:00:00Z"))
-    assert [f.record_id for f in evaluation.findings] == ["x"]
+    assert [f.record_id for f in evaluation.violations] == ["x"]

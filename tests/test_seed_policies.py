@@ -19,7 +19,7 @@ def engine() -> Engine:
 
 def messages(engine: Engine, records: list[dict], policy: str) -> list[str]:
     evaluation = engine.evaluate(with_defaults(records), now=NOW)
-    return [f.message for f in evaluation.findings if f.policy == policy]
+    return [f.message for f in evaluation.violations if f.policy == policy]
 
 
 def test_tone_names_the_phrase_and_its_position(engine: Engine) -> None:

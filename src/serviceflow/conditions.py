@@ -72,6 +72,11 @@ class NamedCondition:
     params: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     optional: frozenset[str] = frozenset()
+    reads_now: bool = True
+    """Whether the function's answer may depend on ``context.now`` (beyond which records are
+    visible). Declare ``False`` when it does not: a live service then knows when the policy's verdict
+    can change with time alone (:mod:`serviceflow.policy.timing`); otherwise a case the policy applies
+    to is evaluated again every ``recheck``."""
     plugin: str = ""
     """Compared and hashed by identity: the compiled policy holds this very object."""
 

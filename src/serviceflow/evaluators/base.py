@@ -8,21 +8,47 @@ conformance suite compare them finding for finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 from serviceflow.calendars import Calendar
 from serviceflow.conditions import ConditionError
-from serviceflow.config import CASE_CALENDAR
 from serviceflow.errors import EvaluatorError
 from serviceflow.findings import Finding, Severity, Status
-from serviceflow.policy.ir import CompiledPolicy
+from serviceflow.policy.ir import CASE_CALENDAR, CompiledPolicy
+from serviceflow.policy.templates import format_value, render
 from serviceflow.records.model import Record
-from serviceflow.timeutil import format_datetime, format_duration
 
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\}")
+__all__ = [
+    "CaseFindings",
+    "CaseView",
+    "Evaluator",
+    "engine_error",
+    "evidence_ids",
+    "find_phrase",
+    "format_value",
+    "policy_clock",
+    "render",
+    "visible_records",
+    "watch_changes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFindings:
+    """What an evaluator says about one case at ``now``.
+
+    ``findings``: violations, pending obligations and engine errors, by policy and then by subject in
+    case order. ``changes``: the instants after ``now`` at which a comparison of ``$now`` in a policy
+    turns for some subject (the values of the policies' watches, :mod:`serviceflow.policy.timing`);
+    the engine takes the earliest as part of the case's ``next_change``.
+    """
+
+    findings: list[Finding]
+    changes: list[datetime] = field(default_factory=list)
 
 
 class Evaluator(Protocol):
@@ -30,8 +56,8 @@ class Evaluator(Protocol):
 
     name: str
 
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
-        """Findings (violations and pending) for one case whose records are in case order."""
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
+        """Findings for one case whose records are in case order (``at``, then ``seq``)."""
         ...
 
     def close(self) -> None:
@@ -40,9 +66,13 @@ class Evaluator(Protocol):
 
 
 class CaseView:
-    """The records of one case that are known at ``now``, indexed by type, in case order."""
+    """The records of one case that are known at ``now``, indexed by type, in case order.
 
-    __slots__ = ("_merged", "by_type", "case_id", "now", "records")
+    ``position`` gives each record's place in that order: ``before``/``after`` and evidence compare
+    positions, so the order is the case's, however the records' ``seq`` were numbered.
+    """
+
+    __slots__ = ("_merged", "by_type", "case_id", "now", "positions", "records")
 
     def __init__(self, case_id: str, records: Sequence[Record], now: datetime) -> None:
         if now.tzinfo is None:
@@ -51,9 +81,19 @@ class CaseView:
         self.now = now
         self.records = visible_records(records, now)
         self.by_type: dict[str, list[Record]] = {}
-        for record in self.records:
-            self.by_type.setdefault(record.type, []).append(record)
+        self.positions: dict[int, int] = {}
+        for position, record in enumerate(self.records):
+            self.positions[id(record)] = position
+            listed = self.by_type.get(record.type)
+            if listed is None:
+                self.by_type[record.type] = [record]
+            else:
+                listed.append(record)
         self._merged: dict[tuple[str, ...], list[Record]] = {}
+
+    def position(self, record: Record) -> int:
+        """The record's place in the case's order (it must be one of the visible records)."""
+        return self.positions[id(record)]
 
     def of_types(self, types: tuple[str, ...]) -> list[Record]:
         """Records of these types in case order; multi-type merges are built once per case."""
@@ -61,9 +101,29 @@ class CaseView:
             return self.by_type.get(types[0], [])
         merged = self._merged.get(types)
         if merged is None:
-            merged = sorted((r for t in types for r in self.by_type.get(t, [])), key=lambda r: r.seq)
+            positions = self.positions
+            merged = sorted(
+                (r for t in types for r in self.by_type.get(t, [])), key=lambda r: positions[id(r)]
+            )
             self._merged[types] = merged
         return merged
+
+
+def watch_changes(policy: CompiledPolicy, bindings: Mapping[str, Any], now: datetime) -> Iterator[datetime]:
+    """The instants after ``now`` at which the policy's comparisons of ``$now`` turn for one subject.
+
+    ``bindings`` are the subject's lets (a frame's or an environment's), hidden watch lets included.
+    """
+    for watch in policy.timing.watches:
+        value = bindings.get(watch.let)
+        if isinstance(value, datetime):
+            for offset in watch.offsets:
+                try:
+                    moment = value + offset
+                except OverflowError:
+                    continue  # past the end of time: it never comes
+                if moment > now:
+                    yield moment
 
 
 def policy_clock(
@@ -106,47 +166,6 @@ def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:
     return [record for record in records if record.at <= now]
 
 
-def render_message(
-    template: str,
-    bindings: dict[str, Any],
-    params: dict[str, Any],
-    deadline: datetime | None,
-) -> str:
-    """Fill ``{subject.promise}``, ``{params.within}``, ``{deadline}`` and let names into a message."""
-
-    def replace(match: re.Match[str]) -> str:
-        root, path = match.group(1), match.group(2)
-        if root == "params":
-            value: Any = params.get(path[1:])
-            path = ""
-        elif root == "deadline":
-            value = deadline
-        else:
-            value = bindings.get(root)
-        for part in path.split(".")[1:]:
-            value = value.get(part) if isinstance(value, Record | dict) else None
-        return format_value(value)
-
-    return _PLACEHOLDER.sub(replace, template)
-
-
-def format_value(value: Any) -> str:
-    """How a value reads in a message."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    if isinstance(value, Record):
-        return value.id
-    if isinstance(value, list | tuple):
-        return ", ".join(format_value(item) for item in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def engine_error(policy: CompiledPolicy, case_id: str, subject: Record, error: ConditionError) -> Finding:
     """The finding for a record a policy could not decide because a plugin's code failed.
 
@@ -165,11 +184,12 @@ def engine_error(policy: CompiledPolicy, case_id: str, subject: Record, error: C
     )
 
 
-def evidence_ids(subject: Record, records: Iterable[Record]) -> tuple[str, ...]:
+def evidence_ids(subject: Record, records: Iterable[Record], view: CaseView) -> tuple[str, ...]:
     """The subject first, then the deciding records in case order, each once."""
     seen = {subject.id}
     ordered = [subject.id]
-    for record in sorted(records, key=lambda r: r.seq):
+    positions = view.positions
+    for record in sorted(records, key=lambda r: positions[id(r)]):
         if record.id not in seen:
             seen.add(record.id)
             ordered.append(record.id)

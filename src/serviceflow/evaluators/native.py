@@ -11,7 +11,6 @@ and evaluation costs exactly what it did.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -20,15 +19,18 @@ from serviceflow.calendars import Calendar
 from serviceflow.conditions import ConditionContext, ConditionError
 from serviceflow.errors import EvaluatorError
 from serviceflow.evaluators.base import (
+    CaseFindings,
     CaseView,
     engine_error,
     evidence_ids,
     find_phrase,
     policy_clock,
-    render_message,
+    render,
+    watch_changes,
 )
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
+from serviceflow.policy.regex import compile_pattern
 from serviceflow.records.model import Record
 
 
@@ -79,12 +81,13 @@ class NativeEvaluator:
         wrap = tracer.wrap if tracer is not None else None
         self._compiled = [_PolicyProgram(policy, wrap) for policy in self.policies]
 
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
         view = CaseView(case_id, records, now)
         findings: list[Finding] = []
+        changes: list[datetime] = []
         for program in self._compiled:
-            findings.extend(program.run(view, policy_clock(program.policy, view, self.calendars)))
-        return findings
+            program.run(view, policy_clock(program.policy, view, self.calendars), findings, changes)
+        return CaseFindings(findings, changes)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -101,10 +104,13 @@ class _PolicyProgram:
         self.require = _cond(policy.require, wrap)
         self.by = _expr(policy.by, wrap) if policy.by is not None else None
 
-    def run(self, view: CaseView, clock: Calendar | None) -> list[Finding]:
+    def run(
+        self, view: CaseView, clock: Calendar | None, findings: list[Finding], changes: list[datetime]
+    ) -> None:
+        """Decide every subject of the policy in the case: its finding, and when ``$now`` turns for it."""
         policy = self.policy
         alias = policy.subject.alias
-        findings = []
+        watching = bool(policy.timing.watches)
         for subject in view.of_types(policy.subject.types):
             try:
                 if self.subject_where is not None:
@@ -122,7 +128,8 @@ class _PolicyProgram:
                 ) from exc
             if finding is not None:
                 findings.append(finding)
-        return findings
+            if watching:
+                changes.extend(watch_changes(policy, frame.bindings, view.now))
 
     def decide(self, frame: Frame, subject: Record) -> Finding | None:
         policy = self.policy
@@ -143,8 +150,8 @@ class _PolicyProgram:
             status=Status.PENDING if pending else Status.VIOLATION,
             case_id=frame.view.case_id,
             record_id=subject.id,
-            message=render_message(template, frame.bindings, policy.params, deadline),
-            evidence=evidence_ids(subject, frame.evidence),
+            message=render(template, frame.bindings, policy.params, deadline),
+            evidence=evidence_ids(subject, frame.evidence, frame.view),
             deadline=deadline if pending else None,
             origin=subject.origin,
         )
@@ -384,7 +391,9 @@ def _condition(node: ir.Cond, wrap: Wrap | None) -> Fn:
             a, b = left(frame), right(frame)
             if not isinstance(a, Record) or not isinstance(b, Record):
                 return False
-            return a.seq < b.seq if before else a.seq > b.seq
+            positions = frame.view.positions
+            first, second = positions[id(a)], positions[id(b)]
+            return first < second if before else first > second
 
         return order
     if isinstance(node, ir.Quantifier):
@@ -393,11 +402,11 @@ def _condition(node: ir.Cond, wrap: Wrap | None) -> Fn:
         return _call(node, wrap)
     if isinstance(node, ir.Matches):
         expr = _expr(node.expr, wrap)
-        pattern = re.compile(node.pattern, re.IGNORECASE)
+        pattern = compile_pattern(node.pattern)  # RE2: linear time whatever the text
 
         def matches(frame: Frame) -> bool:
             value = expr(frame)
-            return isinstance(value, str) and pattern.search(value) is not None
+            return isinstance(value, str) and pattern.found_in(value)
 
         return matches
     raise TypeError(f"not a condition: {node!r}")  # pragma: no cover - the compiler only builds these

@@ -2,10 +2,13 @@
 
 Two steps, because users override parameters without editing the YAML:
 
-* :func:`parse_policy` checks the document against ``policy.schema.json`` and compiles it once with
+* :func:`parse_policy` checks the document against ``policy.schema.json`` and compiles it, once, with
   its default parameters, so that any error in the logic is reported (file, line, key) as soon as the
   policy is loaded, whether or not it is ever bound differently;
-* :meth:`PolicyDefinition.bind` compiles it again with the user's parameters and severity.
+* :meth:`PolicyDefinition.bind` sets the user's parameters, severity and calendar on that tree.
+  Parameters compile to marked literals, so binding other values substitutes them
+  (:func:`~serviceflow.policy.ir.bind_params`); only a parameter the compiler had to fold into
+  something else (a literal list, a ``matches`` pattern) makes a binding compile the document again.
 
 Every error names the file, the line and the JSON pointer of the offending key.
 """
@@ -13,7 +16,6 @@ Every error names the file, the line and the JSON pointer of the offending key.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -27,12 +29,11 @@ from serviceflow.conditions import NamedCondition
 from serviceflow.errors import PolicyError
 from serviceflow.findings import Severity
 from serviceflow.policy import ir
+from serviceflow.policy.regex import PatternError, compile_pattern
+from serviceflow.policy.templates import placeholders
+from serviceflow.policy.timing import with_timing
 from serviceflow.policy.yamlsource import SourceDocument, escape_pointer_token
 from serviceflow.timeutil import parse_duration
-
-_COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\}")
-_RESERVED_ROOTS = {"subject", "now", "acc", "deadline", "params"}
 
 
 @cache
@@ -54,6 +55,10 @@ class PolicyDefinition:
     document: SourceDocument
     conditions: Mapping[str, NamedCondition] = field(default_factory=dict, repr=False)
     """The named conditions the policy may call (the plugins' registry when it was loaded)."""
+    compiled: ir.CompiledPolicy | None = field(default=None, repr=False, compare=False)
+    """The tree compiled with the default parameters (set by :func:`parse_policy`)."""
+    folded_params: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Parameters whose values the compiler folded into something other than their own literal."""
 
     def bind(
         self,
@@ -71,9 +76,14 @@ class PolicyDefinition:
                 )
             values[name] = _coerce_param(self.params[name], value, self.id)
         bound_severity = Severity(severity) if severity is not None else self.severity
-        compiled = _Compiler(self.document, values, self.conditions).compile(bound_severity)
+        overridden = {name for name, param in self.params.items() if values[name] != param.default}
+        if self.compiled is None or overridden & self.folded_params:
+            compiled = _Compiler(self.document, values, self.conditions).compile(bound_severity)
+        else:
+            compiled = ir.bind_params(self.compiled, values) if overridden else self.compiled
+            compiled = replace(compiled, severity=bound_severity, params=values)
         chosen = calendar if calendar is not None else self.document.data.get("calendar")
-        return replace(compiled, calendar=None if chosen in (None, "none") else chosen)
+        return with_timing(replace(compiled, calendar=None if chosen in (None, "none") else chosen))
 
     @property
     def description(self) -> str:
@@ -104,17 +114,20 @@ def parse_policy(
         except PolicyError as exc:
             raise PolicyError(exc.message, document.location(f"/params/{name}/default"), data["id"]) from None
         params[name] = ir.Param(name, param.type, params[name].default, param.description)
-    definition = PolicyDefinition(
+    conditions = dict(conditions or {})
+    compiler = _Compiler(document, {name: param.default for name, param in params.items()}, conditions)
+    compiled = compiler.compile(Severity(data["severity"]))  # logic errors surface here, at load time
+    return PolicyDefinition(
         id=data["id"],
         title=data["title"],
         severity=Severity(data["severity"]),
         rationale=data["rationale"].strip(),
         params=params,
         document=document,
-        conditions=dict(conditions or {}),
+        conditions=conditions,
+        compiled=compiled,
+        folded_params=frozenset(compiler.folded_params),
     )
-    definition.bind()  # reports logic errors at load time, with the defaults
-    return definition
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
@@ -164,6 +177,7 @@ class _Compiler:
         self.params = params
         self.named_conditions = conditions
         self.policy_id = document.data["id"]
+        self.folded_params: set[str] = set()
 
     def error(self, message: str, pointer: str) -> PolicyError:
         return PolicyError(message, self.document.location(pointer), policy_id=self.policy_id)
@@ -201,22 +215,17 @@ class _Compiler:
         )
 
     def template(self, text: str, pointer: str, scope: frozenset[str]) -> None:
-        for match in _PLACEHOLDER.finditer(text):
-            root = match.group(1)
+        for root, path, placeholder in placeholders(text):
             if root not in scope:
-                raise self.error(
-                    f"message placeholder '{{{match.group(0)[1:-1]}}}' names unknown '{root}'", pointer
-                )
-            if root == "params" and match.group(2)[1:] not in self.params:
-                raise self.error(
-                    f"message placeholder names unknown parameter '{match.group(2)[1:]}'", pointer
-                )
+                raise self.error(f"message placeholder '{{{placeholder}}}' names unknown '{root}'", pointer)
+            if root == "params" and ".".join(path) not in self.params:
+                raise self.error(f"message placeholder names unknown parameter '{'.'.join(path)}'", pointer)
 
     def query(self, data: dict[str, Any], pointer: str, scope: frozenset[str]) -> ir.Query:
         types = data["type"]
         types = (types,) if isinstance(types, str) else tuple(types)
         alias = data.get("as", "it")
-        if alias in _RESERVED_ROOTS:
+        if alias in ir.RESERVED_ROOTS:
             raise self.error(f"'{alias}' is reserved and cannot name a query's record", f"{pointer}/as")
         where = None
         if "where" in data:
@@ -243,7 +252,7 @@ class _Compiler:
             return ir.All(items, pointer=pointer) if op == "all" else ir.AnyOf(items, pointer=pointer)
         if op == "not":
             return ir.Not(self.condition(arg, here, scope), pointer=pointer)
-        if op in _COMPARE_OPS:
+        if op in ir.COMPARE_OPS:
             left, right = self.pair(arg, here, scope, op)
             return ir.Compare(op, left, right, pointer=pointer)
         if op == "in":
@@ -278,10 +287,12 @@ class _Compiler:
             value, pattern = self.pair(arg, here, scope, op, literal_right=True)
             if not isinstance(pattern, ir.Lit) or not isinstance(pattern.value, str):
                 raise self.error("'matches' takes [value, pattern] with a literal pattern", here)
+            if pattern.param is not None:
+                self.folded_params.add(pattern.param)
             try:
-                re.compile(pattern.value)
-            except re.error as exc:
-                raise self.error(f"invalid regular expression: {exc}", f"{here}/1") from None
+                compile_pattern(pattern.value)  # linear-time (RE2), or refused here with the reason
+            except PatternError as exc:
+                raise self.error(str(exc), f"{here}/1") from None
             return ir.Matches(value, pattern.value, pointer=pointer)
         if op == "condition":
             return replace(self.call(arg, here, scope), pointer=pointer)
@@ -346,6 +357,7 @@ class _Compiler:
         if isinstance(data, list):
             items = [self.expr(item, f"{pointer}/{i}", scope) for i, item in enumerate(data)]
             if all(isinstance(item, ir.Lit) for item in items):
+                self.folded_params.update(item.param for item in items if item.param)  # type: ignore[union-attr]
                 return ir.Lit(tuple(item.value for item in items), pointer)  # type: ignore[union-attr]
             raise self.error("a list value may hold only literals", pointer)
         if not isinstance(data, dict):
@@ -418,7 +430,7 @@ class _Compiler:
             if len(path) != 1 or path[0] not in self.params:
                 known = ", ".join(sorted(self.params)) or "none"
                 raise self.error(f"unknown parameter in {text!r} (parameters: {known})", pointer)
-            return ir.Lit(self.params[path[0]], pointer)
+            return ir.Lit(self.params[path[0]], pointer, param=path[0])
         if root not in scope:
             raise self.error(
                 f"unknown name '{root}' in {text!r} (in scope: {', '.join(sorted(scope))})", pointer

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 from serviceflow.errors import PolicyError
 from serviceflow.policy import ir
 from serviceflow.policy.compiler import PolicyDefinition
+from serviceflow.policy.templates import placeholders
 from serviceflow.policy.yamlsource import SourceDocument, escape_pointer_token
 from serviceflow.records.schemas import FieldPath, SchemaSet, schema_nodes
 
@@ -46,7 +46,6 @@ Env = Mapping[str, Types]
 Ancestors = tuple[tuple[Any, str], ...]
 
 # The message placeholders evaluators fill (the same form the compiler accepts).
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\}")
 # Keywords under which a schema allows properties it does not name, or may, depending on the instance.
 _OPENING = ("patternProperties", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas")
 _CLOSING = ("additionalProperties", "unevaluatedProperties")
@@ -172,7 +171,7 @@ def _check(policy: ir.CompiledPolicy, document: SourceDocument, shapes: _Shapes)
     env: dict[str, Types] = {"now": None}
     walker.query(policy.subject, env)
     env["subject"] = policy.subject.types
-    for let in policy.lets:
+    for let in policy.own_lets:
         walker.expr(let.expr, env)
         env[let.name] = _types_of(let.expr, env)
     for node in (policy.when, policy.require, policy.by):
@@ -215,9 +214,8 @@ class _Walker:
             self.found.append(_BadRef(root, path, types, first, placeholder))
 
     def template(self, text: str, env: Env) -> None:
-        for match in _PLACEHOLDER.finditer(text):
-            path = tuple(match.group(2).split(".")[1:])
-            self.ref(match.group(1), path, env, placeholder=True)
+        for root, path, _ in placeholders(text):
+            self.ref(root, path, env, placeholder=True)
 
     def query(self, query: ir.Query, env: Env) -> None:
         if query.where is not None:

@@ -33,7 +33,9 @@ compare equal to the compiler's, and ``dataclasses.replace`` keeps it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from serviceflow.conditions import NamedCondition
@@ -46,10 +48,12 @@ from serviceflow.policy.yamlsource import SourceDocument
 
 @dataclass(frozen=True, slots=True)
 class Lit:
-    """A constant (parameters are bound to constants at compile time)."""
+    """A constant. A parameter is a constant too, marked with its name so that binding other values
+    (:func:`bind_params`) is a substitution, not a second compilation."""
 
     value: Any
     pointer: str | None = field(default=None, compare=False)
+    param: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,14 @@ class Fold:
 # --- conditions ----------------------------------------------------------------------------------
 
 CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
+#: The comparison operators, in the order the policy language documents them.
+COMPARE_OPS: tuple[CompareOp, ...] = ("eq", "ne", "lt", "le", "gt", "ge")
+#: ``a op b`` is ``b MIRRORED[op] a``.
+MIRRORED: dict[str, CompareOp] = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le"}
+#: A policy's ``calendar`` meaning "the calendar the case names on its ``case_opened``".
+CASE_CALENDAR = "case"
+#: Names a query alias or let cannot take: the roots the language binds itself.
+RESERVED_ROOTS = frozenset({"subject", "now", "acc", "deadline", "params"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +294,24 @@ class Let:
     expr: Expr
 
 
+@dataclass(frozen=True, slots=True)
+class NowWatch:
+    """A hidden let holding the value ``$now`` is compared with, and the offsets from it at which
+    the comparison turns (:mod:`serviceflow.policy.timing`)."""
+
+    let: str
+    offsets: tuple[timedelta, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How ``$now`` enters a policy: the watches, and whether anything else about it is unbounded."""
+
+    watches: tuple[NowWatch, ...] = ()
+    unbounded: str | None = None
+    """Why the policy's dependence on ``$now`` cannot be bounded (``None``: it can)."""
+
+
 @dataclass(frozen=True)
 class CompiledPolicy:
     """One policy, parameters bound, ready for an evaluator."""
@@ -303,7 +333,76 @@ class CompiledPolicy:
     """Durations count in this business-hours calendar; ``case``: the case's own; ``None``: calendar time."""
     document: SourceDocument | None = field(default=None, compare=False, repr=False)
     """The YAML the policy was compiled from: the lines and spellings behind the nodes' pointers."""
+    timing: Timing = field(default_factory=Timing)
+    """How the policy depends on ``$now`` (:mod:`serviceflow.policy.timing`): the hidden lets it
+    watches, or why that dependence cannot be bounded."""
+
+    @property
+    def own_lets(self) -> tuple[Let, ...]:
+        """The lets the author wrote, without the hidden ones :mod:`.timing` appended."""
+        hidden = {watch.let for watch in self.timing.watches}
+        return tuple(let for let in self.lets if let.name not in hidden)
 
     @property
     def message_for_pending(self) -> str:
         return self.pending_message or self.message
+
+
+def bind_params(node: Any, values: dict[str, Any]) -> Any:
+    """``node`` with every parameter literal set to its value in ``values`` (unchanged parts shared)."""
+    if isinstance(node, Lit):
+        if node.param is not None and node.param in values and values[node.param] is not node.value:
+            return Lit(values[node.param], node.pointer, node.param)
+        return node
+    if isinstance(node, tuple):
+        mapped = tuple(bind_params(item, values) for item in node)
+        return node if all(a is b for a, b in zip(mapped, node, strict=True)) else mapped
+    if not _is_node(node):
+        return node
+    changes = {}
+    for name in _FIELDS[type(node)]:
+        value = getattr(node, name)  # a node's fields: nodes, tuples of nodes or plain values
+        bound = bind_params(value, values)
+        if bound is not value:
+            changes[name] = bound
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def _is_node(value: Any) -> bool:
+    return type(value) in _NODE_TYPES
+
+
+_NODE_TYPES = frozenset(
+    {
+        Ref,
+        Arith,
+        Coalesce,
+        Query,
+        Pick,
+        Count,
+        CountDistinct,
+        Find,
+        Fold,
+        Compare,
+        In,
+        Intersects,
+        Present,
+        Exists,
+        Order,
+        Quantifier,
+        Matches,
+        Call,
+        All,
+        AnyOf,
+        Not,
+        Let,
+        CompiledPolicy,
+    }
+)
+#: The fields :func:`bind_params` walks in each node type: not the pointers, not a call's condition.
+_FIELDS: dict[type, tuple[str, ...]] = {
+    node_type: tuple(
+        item.name for item in dataclasses.fields(node_type) if item.name not in ("pointer", "condition")
+    )
+    for node_type in _NODE_TYPES
+}

@@ -5,7 +5,8 @@ one durable-rules ruleset and lets durable-rules' Rete network match; it gives t
 finding for finding (message, evidence and deadline included). No policy is known by name.
 
 **Facts.** Per case, in one durable-rules session: a record fact per visible record (``k: "r"``; its
-position ``o``, ``seq``, the fields rules read, a rank per type set giving case order), a list-item
+position ``o`` (its place in case order, which ``before``/``after`` compare), the fields rules
+read, a rank per type set giving case order), a list-item
 fact per element of a list that a rule iterates (``k: "i"``), a ``now`` fact, then one *start stage*
 fact per policy, asserted last: every rule starts from a stage fact, so nothing fires before the
 records are in. Values are encoded as :mod:`.encoding` says (a missing value is a sentinel, times are
@@ -25,7 +26,7 @@ Actions run synchronously inside the assertion that triggers them, without durab
   where, one subject path per record (if the where needs stages, each record of the types is probed
   stage by stage, its evidence discarded as the native probe's is); then the lets in order, ``when``
   (false: no finding), ``require`` (true: no finding), ``by`` and the stage deciding ``by > now``
-  (pending with the deadline, else violation). Findings use ``base.render_message``/``evidence_ids``.
+  (pending with the deadline, else violation). Findings use ``base.render``/``evidence_ids``.
 * ``Lit``: an encoded constant (a constant test in the clause). ``Ref``: an attribute of the stage fact
   (a bound value), of a record fact (a field path, ``seq``, identity) or of an item fact.
 * ``Arith``: in a condition, durable-rules ``$add``/``$sub`` (the linear comparison is rearranged so one
@@ -50,7 +51,8 @@ Actions run synchronously inside the assertion that triggers them, without durab
   require both present; the negation is "either missing, or the opposite comparison".
 * ``In``: a literal list is a disjunction of ``eq``; a list bound at run time is a join with its item
   facts (some item equal). ``Intersects``: some item of one list equal to an item of the other.
-* ``Present``: the attribute is (not) the missing sentinel. ``Order``: the two records' ``seq``.
+* ``Present``: the attribute is (not) the missing sentinel. ``Order``: the two records' positions in
+  case order.
 * ``Quantifier``: over a literal list, unrolled; over a run-time list, ``some`` joins an item fact
   satisfying the where and ``every`` is ``none`` of an item failing it.
 * ``Matches``: an attribute each fact carries (Python's regular expressions; durable-rules' own

@@ -29,7 +29,6 @@ evaluator's semantics, so the two evaluators stay independent.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -37,6 +36,7 @@ from typing import Any
 
 from serviceflow.evaluators.base import find_phrase
 from serviceflow.policy import ir
+from serviceflow.policy.regex import compile_pattern
 from serviceflow.records.model import Record
 
 MISSING = "!"
@@ -132,13 +132,9 @@ def pure_value(expr: ir.Expr, env: Mapping[Any, Any]) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text, re.IGNORECASE)
-
-
 def matches(value: Any, pattern: str) -> int:
-    """1 when ``value`` is a string the pattern finds (case-insensitively), else 0."""
-    return int(isinstance(value, str) and _pattern(pattern).search(value) is not None)
+    """1 when ``value`` is a string the pattern finds (case-insensitively, in linear time), else 0."""
+    return int(isinstance(value, str) and compile_pattern(pattern).found_in(value))
 
 
 def local_truth(cond: ir.Cond, env: Mapping[Any, Any]) -> int:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from serviceflow.calendars import Calendar
 from serviceflow.errors import EvaluatorError
+from serviceflow.evaluators.base import CaseFindings
 from serviceflow.evaluators.durable.machine import Program
 from serviceflow.evaluators.durable.session import LOCK, Case, Runtime
-from serviceflow.findings import Finding
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
 
@@ -32,7 +32,7 @@ class DurableEvaluator:
         self.calendars = dict(calendars or {})
         self._runtime = Runtime(Program(self.policies), self.calendars)
 
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
         """Findings (violations and pending) for one case whose records are in case order."""
         with LOCK:
             if self._runtime.closed:

@@ -83,7 +83,7 @@ class FactWriter:
             if kind == "ident":
                 fact[name] = encode(record)
             elif kind == "seq":
-                fact[name] = record.seq
+                fact[name] = o  # the case's order: the record's position among the visible records
             elif kind == "rank":
                 fact[name] = self._ranks[key[1]].get(o, MISSING)
             elif kind == "field":
@@ -125,7 +125,7 @@ class FactWriter:
             return encode(walk(env.get(key[1]), key[2]))
         if kind == "seq":
             value = env.get(key[1])
-            return value.seq if isinstance(value, Record) else MISSING
+            return self.positions.get(id(value), MISSING) if isinstance(value, Record) else MISSING
         if kind == "list":
             return self._list(walk(env.get(key[1]), key[2]), list_id, out)
         if kind == "match":

@@ -42,7 +42,15 @@ from durable import engine
 from serviceflow.calendars import Calendar
 from serviceflow.conditions import ConditionContext, ConditionError
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, engine_error, evidence_ids, policy_clock, render_message
+from serviceflow.evaluators.base import (
+    CaseFindings,
+    CaseView,
+    engine_error,
+    evidence_ids,
+    policy_clock,
+    render,
+    watch_changes,
+)
 from serviceflow.evaluators.durable.encoding import encode
 from serviceflow.evaluators.durable.facts import FactWriter
 from serviceflow.evaluators.durable.steps import BY, DECIDING, EVIDENCE, Env, Facts, Node, Step
@@ -238,6 +246,7 @@ class Case:
         self.evidence: dict[tuple[int, int], set[int]] = defaultdict(set)
         self.outcomes: list[tuple[tuple[int, int], bool, Env]] = []
         self.errors: list[tuple[tuple[int, int], ConditionError]] = []
+        self.changes: list[datetime] = []
         self._contexts: dict[str, ConditionContext] = {}
         self.started: set[tuple[int, int]] = set()
         self.finished: set[tuple[int, int]] = set()
@@ -250,7 +259,7 @@ class Case:
 
     # --- driving -----------------------------------------------------------------------------------
 
-    def evaluate(self) -> list[Finding]:
+    def evaluate(self) -> CaseFindings:
         runtime = self.runtime
         runtime.current = self
         try:
@@ -277,7 +286,7 @@ class Case:
             raise self.error
         if self.started != self.finished:  # pragma: no cover - a safety net: every path ends in a verdict
             raise EvaluatorError(f"durable evaluator lost track of case '{self.view.case_id}'")
-        return self._findings()
+        return CaseFindings(self._findings(), self.changes)
 
     def _assert(self, fact: dict[str, Any]) -> None:
         self.runtime.assert_fact(fact, inside_action=self.depth > 0)
@@ -370,6 +379,9 @@ class Case:
         self.finished.add(key)
         if finding:
             self.outcomes.append((key, pending, env))
+        policy = self.program.policies[key[0]]
+        if policy.timing.watches:
+            self.changes.extend(watch_changes(policy, env, self.view.now))
 
     # --- results -----------------------------------------------------------------------------------
 
@@ -398,8 +410,8 @@ class Case:
             status=Status.PENDING if pending else Status.VIOLATION,
             case_id=self.view.case_id,
             record_id=subject.id,
-            message=render_message(template, env, policy.params, deadline),
-            evidence=evidence_ids(subject, evidence),
+            message=render(template, env, policy.params, deadline),
+            evidence=evidence_ids(subject, evidence, self.view),
             deadline=deadline if pending else None,
             origin=subject.origin,
         )
