@@ -54,6 +54,7 @@ def run_engine(evaluator: str, path: Path, now: datetime, all_policies: bool = F
         from serviceflow.engine import Engine
         from serviceflow.errors import EvaluatorError
         from serviceflow.policy import bundled_policy_dir, load_policies
+        from serviceflow.run import evaluate_sources
     except ImportError as exc:
         return {"skipped": f"serviceflow is not importable ({exc})"}
     if evaluator == "durable":
@@ -74,14 +75,14 @@ def run_engine(evaluator: str, path: Path, now: datetime, all_policies: bool = F
     except EvaluatorError as exc:
         return {"skipped": str(exc)}
     with engine:
-        evaluation = engine.lint([path], now)
+        evaluation = evaluate_sources(engine, [path], now)
         report = json.dumps(evaluation.to_dict())
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
         "records": evaluation.records,
         "cases": evaluation.cases,
-        "violations": dict(Counter(finding.policy for finding in evaluation.findings)),
+        "violations": dict(Counter(finding.policy for finding in evaluation.violations)),
         "pending": dict(Counter(finding.policy for finding in evaluation.pending)),
         "invalid_records": len(evaluation.input_errors),
         "policies": len(engine.policies),

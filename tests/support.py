@@ -37,3 +37,14 @@ def with_defaults(records: Iterable[dict[str, Any]], case_id: str = "c1") -> lis
         item.setdefault("actor", {"role": "agent", "id": "agent-1"})
         filled.append(item)
     return filled
+
+
+def render(evaluation: Any, format: str = "text", **options: Any) -> str:
+    """``evaluation`` in a built-in report format, as ``lint --format`` renders it (through the host)."""
+    from serviceflow.plugins import PluginHost
+    from serviceflow.reporters import ReportOptions
+
+    reporters = PluginHost().reporters
+    if format not in reporters:
+        raise ValueError(f"unknown report format '{format}' (formats: {', '.join(reporters)})")
+    return reporters[format].render(evaluation, ReportOptions(**options))

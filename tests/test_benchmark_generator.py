@@ -222,6 +222,7 @@ def _lint(evaluator: str, path: Path, now: datetime) -> Evaluation:
     from serviceflow.engine import Engine
     from serviceflow.errors import EvaluatorError
     from serviceflow.policy import bundled_policy_dir, load_policies
+    from serviceflow.run import evaluate_sources
 
     # Only the four policies the generator writes stories for; the others would flag its records too.
     others = {definition.id for definition in load_policies([bundled_policy_dir()])} - set(stories.POLICIES)
@@ -231,7 +232,7 @@ def _lint(evaluator: str, path: Path, now: datetime) -> Evaluation:
     except EvaluatorError as exc:
         pytest.skip(f"the {evaluator} evaluator is not available: {exc}")
     with engine:
-        return engine.lint([path], now)
+        return evaluate_sources(engine, [path], now)
 
 
 @pytest.mark.parametrize("evaluator", EVALUATORS)
@@ -241,12 +242,12 @@ def test_engine_counts_equal_the_generators_expectations(tmp_path: Path, moment:
 
     evaluation = _lint(evaluator, path, NOWS[moment])
 
-    violations = Counter(finding.policy for finding in evaluation.findings)
+    violations = Counter(finding.policy for finding in evaluation.violations)
     pending = Counter(finding.policy for finding in evaluation.pending)
     counts = {
         policy: {"violations": violations[policy], "pending": pending[policy]} for policy in stories.POLICIES
     }
-    assert evaluation.input_errors == []
+    assert evaluation.input_errors == ()
     assert evaluation.records == summary["records"]
     assert counts == _expected_counts(summary)
 
@@ -270,6 +271,6 @@ def test_engine_flags_exactly_the_records_the_stories_decided(
 
     found = {
         (finding.policy, finding.record_id, finding.status.value)
-        for finding in [*evaluation.findings, *evaluation.pending]
+        for finding in [*evaluation.violations, *evaluation.pending]
     }
     assert found == decided

@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 from serviceflow import __version__
 from serviceflow.cli import main
-from serviceflow.engine import Engine
 from serviceflow.errors import EvaluatorError
 
 
@@ -49,7 +48,7 @@ def test_a_library_error_prints_one_line_and_exits_with_its_code(
     def fail(*args: object, **kwargs: object) -> None:
         raise EvaluatorError("the evaluator gave up")
 
-    monkeypatch.setattr(Engine, "lint", fail)
+    monkeypatch.setattr("serviceflow.cli.lint.run_lint", fail)
     result = CliRunner().invoke(main, ["lint", records, "--now", "2024-05-01T00:00:00Z"])
     assert result.exit_code == 2
     assert result.stderr == "serviceflow: error: the evaluator gave up\n"
@@ -58,7 +57,7 @@ def test_a_library_error_prints_one_line_and_exits_with_its_code(
 def test_an_unexpected_exception_exits_three_and_points_at_debug(
     records: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Engine, "lint", crash)
+    monkeypatch.setattr("serviceflow.cli.lint.run_lint", crash)
     result = CliRunner().invoke(main, ["lint", records, "--now", "2024-05-01T00:00:00Z"])
     assert result.exit_code == 3
     assert "RuntimeError: boom" in result.stderr
@@ -70,7 +69,7 @@ def test_an_unexpected_exception_exits_three_and_points_at_debug(
 def test_debug_flag_lets_an_unexpected_exception_through(
     records: str, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    monkeypatch.setattr(Engine, "lint", crash)
+    monkeypatch.setattr("serviceflow.cli.lint.run_lint", crash)
     args = ["lint", records, "--now", "2024-05-01T00:00:00Z"]
     args = [*args, "--debug"] if where == "command" else ["--debug", *args]
     result = CliRunner().invoke(main, args)
@@ -80,7 +79,7 @@ def test_debug_flag_lets_an_unexpected_exception_through(
 def test_debug_environment_variable_lets_an_unexpected_exception_through(
     records: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Engine, "lint", crash)
+    monkeypatch.setattr("serviceflow.cli.lint.run_lint", crash)
     monkeypatch.setenv("SERVICEFLOW_DEBUG", "1")
     result = CliRunner().invoke(main, ["lint", records, "--now", "2024-05-01T00:00:00Z"])
     assert isinstance(result.exception, RuntimeError)

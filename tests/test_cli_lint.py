@@ -189,7 +189,7 @@ def test_input_errors_are_in_the_json_report_too(workdir: Path) -> None:
     report = json.loads(result.stdout)
     assert report["errors"][0]["file"] == "records.jsonl"
     assert report["errors"][0]["line"] == 1
-    assert [finding["record_id"] for finding in report["findings"]] == ["r2"]
+    assert [finding["record_id"] for finding in report["violations"]] == ["r2"]
 
 
 def test_a_missing_file_is_an_input_error_and_the_other_files_are_still_linted(mixed_file: Path) -> None:
@@ -203,7 +203,7 @@ def test_records_are_read_from_stdin_for_a_dash(workdir: Path) -> None:
     lines = "".join(json.dumps(item) + "\n" for item in (opened("r1", "C-1"), closed("r2", "C-1")))
     result = lint("-", "--now", NOW, "--format", "json", input=lines)
     assert result.exit_code == 1, result.output
-    (finding,) = json.loads(result.stdout)["findings"]
+    (finding,) = json.loads(result.stdout)["violations"]
     assert finding["location"] == {"file": "<stdin>", "line": 2}
 
 
@@ -259,7 +259,7 @@ def test_only_named_policies_run_without_the_bundled_ones(mixed_file: Path) -> N
     )
     assert result.exit_code == 0
     report = json.loads(result.stdout)
-    assert report["findings"] == []
+    assert report["violations"] == []
     assert [item["policy"] for item in report["pending"]] == ["escalate-values-in-question"]
 
 
@@ -272,8 +272,8 @@ def test_an_unknown_format_is_a_usage_error(clean_file: Path) -> None:
 
 def test_json_format_holds_findings_pending_errors_and_summary(mixed_file: Path) -> None:
     report = json.loads(lint(str(mixed_file), "--now", NOW, "--format", "json").stdout)
-    assert set(report) >= {"findings", "pending", "waived", "engine_errors", "errors", "summary"}
-    assert report["findings"][0]["policy"] == "no-close-without-confirmation"
+    assert set(report) >= {"violations", "pending", "waived", "engine_errors", "errors", "summary"}
+    assert report["violations"][0]["policy"] == "no-close-without-confirmation"
     assert report["pending"][0]["deadline"] == "2024-05-01T16:00:00Z"
     assert report["summary"]["cases"] == 2
 
@@ -317,11 +317,13 @@ def test_text_is_not_coloured_when_piped(mixed_file: Path) -> None:
 def test_progress_goes_to_stderr_only_on_a_terminal(
     mixed_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("serviceflow.engine.PROGRESS_EVERY", 1)
-    assert "records read" not in lint(str(mixed_file), "--now", NOW).stderr
+    monkeypatch.setattr("serviceflow.run.PROGRESS_EVERY", 1)
+    assert "reading" not in lint(str(mixed_file), "--now", NOW).stderr
     monkeypatch.setattr("serviceflow.cli.lint.stderr_is_terminal", lambda: True)
     result = lint(str(mixed_file), "--now", NOW, "--format", "json")
-    assert "3 records read" in result.stderr
+    assert "serviceflow: reading [####################] 100%" in result.stderr
+    assert ", 3 records," in result.stderr
+    assert result.stderr.endswith("\r\x1b[K")  # erased before the report
     json.loads(result.stdout)
 
 
@@ -355,7 +357,7 @@ def test_output_is_still_written_when_input_errors_make_the_run_exit_two(workdir
     target = workdir / "report.json"
     result = lint(str(path), "--now", NOW, "--format", "json", "-o", str(target))
     assert result.exit_code == 2
-    assert json.loads(target.read_text())["findings"][0]["record_id"] == "r2"
+    assert json.loads(target.read_text())["violations"][0]["record_id"] == "r2"
 
 
 def test_output_is_not_created_when_the_configuration_is_invalid(clean_file: Path, workdir: Path) -> None:

@@ -32,7 +32,7 @@ def test_parameters_and_severity_come_from_serviceflow_toml(tmp_path: Path) -> N
     )
     engine = Engine.from_config(config=config)
     evaluation = engine.evaluate(FLAGGED, now=parse_datetime("2024-05-08T00:00:00Z"))
-    escalations = [f for f in evaluation.findings if f.policy == "escalate-values-in-question"]
+    escalations = [f for f in evaluation.violations if f.policy == "escalate-values-in-question"]
     assert [f.severity for f in escalations] == [Severity.WARNING]
 
 

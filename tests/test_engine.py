@@ -10,6 +10,7 @@ import pytest
 
 from serviceflow import ConfigError, Engine, EvaluatorError, InputError, RecordError
 from serviceflow.config import Config
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
 from support import with_defaults
 
@@ -27,7 +28,7 @@ def engine() -> Engine:
 def test_evaluate_reports_an_invalid_record_and_still_evaluates_the_others(engine: Engine) -> None:
     records = [*CLOSE_WITHOUT_CONFIRMATION, {"id": "bad", "case_id": "c1", "type": "status_change"}]
     evaluation = engine.evaluate(records, now=NOW)
-    assert [f.record_id for f in evaluation.findings] == ["x"]
+    assert [f.record_id for f in evaluation.violations] == ["x"]
     (error,) = evaluation.input_errors
     assert isinstance(error, RecordError)
     assert error.location.line == 2
@@ -36,8 +37,8 @@ def test_evaluate_reports_an_invalid_record_and_still_evaluates_the_others(engin
 def test_lint_goes_on_past_a_missing_file(engine: Engine, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in CLOSE_WITHOUT_CONFIRMATION))
-    evaluation = engine.lint([tmp_path / "missing.jsonl", good], now=NOW)
-    assert [f.record_id for f in evaluation.findings] == ["x"]
+    evaluation = evaluate_sources(engine, [tmp_path / "missing.jsonl", good], now=NOW)
+    assert [f.record_id for f in evaluation.violations] == ["x"]
     (error,) = evaluation.input_errors
     assert isinstance(error, InputError)
     assert "missing.jsonl" in str(error)
@@ -47,7 +48,7 @@ def test_duplicate_record_ids_are_input_errors(engine: Engine) -> None:
     evaluation = engine.evaluate(CLOSE_WITHOUT_CONFIRMATION * 2, now=NOW)
     assert len(evaluation.input_errors) == 1
     assert "duplicate" in evaluation.input_errors[0].message
-    assert len(evaluation.findings) == 1
+    assert len(evaluation.violations) == 1
 
 
 def test_now_without_an_offset_is_refused(engine: Engine) -> None:
@@ -78,7 +79,7 @@ def test_a_case_naming_an_unknown_calendar_is_an_input_error(engine: Engine) -> 
     (error,) = evaluation.input_errors
     assert error.location.pointer == "/calendar"
     assert "unknown calendar 'apac'" in error.message
-    assert [f.record_id for f in evaluation.findings] == ["x"]
+    assert [f.record_id for f in evaluation.violations] == ["x"]
 
 
 def test_calendars_come_from_config_and_a_policy_naming_an_unknown_one_is_refused(tmp_path: Path) -> None:

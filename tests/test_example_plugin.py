@@ -20,6 +20,7 @@ import pytest
 from serviceflow import PolicyError, Status
 from serviceflow.policytest.report import difference_lines
 from serviceflow.policytest.results import Outcome
+from serviceflow.run import evaluate_sources
 from serviceflow.testing import RecordFactory, load_policy_pack, make_host, outcomes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-policies"
@@ -54,7 +55,7 @@ def test_the_acme_policy_fires_on_the_seed_story_only(acme: ModuleType, evaluato
     pack = load_policy_pack(acme, "acme")
     evaluation = pack.evaluate(seed_records(), NOW, evaluator=evaluator_name)
     assert outcomes(evaluation) == [(POLICY, "mw-05", "violation")]
-    (finding,) = evaluation.findings
+    (finding,) = evaluation.violations
     assert finding.evidence == ("mw-05", "mw-03", "mw-04")
     assert "sends plumber:jake back" in finding.message
 
@@ -97,10 +98,14 @@ def test_the_plugin_loads_beside_the_core_policies_in_a_lint(acme: ModuleType) -
 
     host = make_host(acme)
     with make_engine(host, bundled=True) as engine:
-        evaluation = engine.lint([EXAMPLE / "records" / "seed-000.jsonl"], now=parse_datetime(NOW))
-    assert evaluation.input_errors == [] and evaluation.engine_errors == []
-    assert [(f.policy, f.record_id) for f in evaluation.findings if f.policy == POLICY] == [(POLICY, "mw-05")]
-    assert {f.status for f in evaluation.findings} == {Status.VIOLATION}
+        evaluation = evaluate_sources(
+            engine, [EXAMPLE / "records" / "seed-000.jsonl"], now=parse_datetime(NOW)
+        )
+    assert evaluation.input_errors == () and evaluation.engine_errors == ()
+    assert [(f.policy, f.record_id) for f in evaluation.violations if f.policy == POLICY] == [
+        (POLICY, "mw-05")
+    ]
+    assert {f.status for f in evaluation.violations} == {Status.VIOLATION}
 
 
 def test_a_policy_calling_the_condition_wrongly_fails_to_load(acme: ModuleType, tmp_path: Path) -> None:

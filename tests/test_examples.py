@@ -9,6 +9,7 @@ import pytest
 
 from serviceflow import Engine
 from serviceflow.config import Config
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -25,15 +26,15 @@ def test_example_lints_with_its_expected_findings(expected_file: Path, evaluator
     expected = json.loads(expected_file.read_text())
     engine = Engine.from_config(config=Config(), evaluator=evaluator_name)
     try:
-        evaluation = engine.lint(
+        evaluation = evaluate_sources(engine,
             [expected_file.parent / expected["records"]], now=parse_datetime(expected["now"])
         )
     finally:
         engine.close()
-    assert evaluation.input_errors == []
+    assert evaluation.input_errors == ()
     actual = sorted(
         (f.policy, f.record_id, f.status.value, f.to_dict().get("deadline"))
-        for f in evaluation.findings + evaluation.pending
+        for f in evaluation.violations + evaluation.pending
     )
     assert actual == sorted(
         (item["policy"], item["record_id"], item["status"], item.get("deadline"))

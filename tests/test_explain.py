@@ -23,8 +23,9 @@ from serviceflow.policy import bundled_policy_dir, ir, load_policies
 from serviceflow.policy.compiler import parse_policy
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.policy.yamlsource import parse_yaml
-from serviceflow.records import CaseStore, RecordValidator
+from serviceflow.records import CaseBuffer, RecordValidator
 from serviceflow.records.model import Record
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
 from support import with_defaults
 
@@ -60,9 +61,9 @@ def query_of(node: TraceNode) -> TraceNode:
 
 def case_records(records: list[dict[str, Any]]) -> list[Record]:
     validator = RecordValidator()
-    store = CaseStore(validator.schemas)
-    for item in with_defaults(records):
-        store.add(validator.to_record(item, None))
+    store = CaseBuffer()
+    for seq, item in enumerate(with_defaults(records)):
+        store.add(validator.to_record(item, None, seq))
     ((_, ordered),) = list(store.cases())
     return ordered
 
@@ -236,12 +237,12 @@ def test_a_named_condition_that_raises_is_an_engine_error() -> None:
 
 
 def test_traced_findings_are_the_untraced_findings_on_the_examples(engine: Engine) -> None:
-    expected = engine.lint([EXAMPLES], NOW)
+    expected = evaluate_sources(engine, [EXAMPLES], NOW)
     traced = []
     for case_id in ("milkyway-leak", "refund-7731", "acme-boiler"):
         traced.extend(explained(engine, case_id).trace.findings)
     assert sorted(traced, key=lambda f: f.key) == sorted(
-        [*expected.findings, *expected.pending], key=lambda f: f.key
+        [*expected.violations, *expected.pending], key=lambda f: f.key
     )
 
 

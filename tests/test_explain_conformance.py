@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from serviceflow.batch import Partition
+from serviceflow.errors import Location
 from serviceflow.evaluators.native import NativeEvaluator
-from serviceflow.explain.admission import admit_records
 from serviceflow.explain.trace import TracingEvaluator, Verdict
 from serviceflow.findings import Finding
 from serviceflow.policy import bundled_policy_dir, load_policies
 from serviceflow.policytest import PolicyTest, PolicyTestRunner, find_test_files, load_test_file
-from serviceflow.records import RecordValidator
+from serviceflow.records import Admission, RecordValidator
 
 DEFINITIONS = load_policies([bundled_policy_dir()])
 TEST_FILES = [load_test_file(path) for path in find_test_files([bundled_policy_dir() / "tests"])]
@@ -35,12 +36,14 @@ def test_there_are_policy_tests_to_compare_on() -> None:
 def test_traced_and_untraced_native_runs_give_the_same_findings(test: PolicyTest) -> None:
     run = PolicyTestRunner(DEFINITIONS).run(test).run
     assert run is not None
-    store, errors = admit_records(run.records, RecordValidator(), dict(run.calendars or {}))
-    assert errors == []
+    partition = Partition(Admission(RecordValidator(), None, dict(run.calendars or {})), run.now)
+    for seq, record in enumerate(run.records):
+        partition.add(record, Location("<records>", seq + 1), seq)
+    assert partition.collector.freeze().input_errors == ()
     untraced = NativeEvaluator(run.policies, run.calendars)
     traced = TracingEvaluator(run.policies, run.calendars)
-    for case_id, records in store.cases():
-        expected = untraced.evaluate_case(case_id, records, run.now)
+    for case_id, records in partition.buffer.cases():
+        expected = untraced.evaluate_case(case_id, records, run.now).findings
         trace = traced.trace_case(case_id, records, run.now)
         assert _exactly(trace.findings) == _exactly(expected)
         fired = [subject.finding for subject in trace.subjects if subject.verdict.fired]

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from serviceflow import Engine
 from serviceflow.cli import main
 from serviceflow.config import Config
-from serviceflow.explain.observe import wrap_evaluator
 from serviceflow.explain.reasons import ExplainingEvaluator, explain_findings
 from serviceflow.explain.trace import CaseTrace, TracingEvaluator
 from serviceflow.findings import Finding
 from serviceflow.records.model import Record
-from serviceflow.reporters import render
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
+from support import render
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "records"
 NOW_TEXT = "2024-05-09T14:00:00Z"
@@ -34,7 +34,7 @@ def explained_lint() -> Any:
     engine = Engine.from_config(config=Config())
     explain_findings(engine)
     with engine:
-        return engine.lint([EXAMPLES], NOW)
+        return evaluate_sources(engine, [EXAMPLES], NOW)
 
 
 def by_key(findings: list[Finding]) -> dict[tuple[str, str], Finding]:
@@ -42,12 +42,12 @@ def by_key(findings: list[Finding]) -> dict[tuple[str, str], Finding]:
 
 
 def test_every_finding_gets_its_reason_and_stays_the_same_finding() -> None:
-    plain = Engine.from_config(config=Config()).lint([EXAMPLES], NOW)
+    plain = evaluate_sources(Engine.from_config(config=Config()), [EXAMPLES], NOW)
     explained = explained_lint()
-    assert explained.findings == plain.findings and explained.pending == plain.pending
-    assert all(finding.reason for finding in [*explained.findings, *explained.pending])
-    assert all(finding.reason is None for finding in [*plain.findings, *plain.pending])
-    assert by_key(explained.findings)[("commit-requires-capacity", "mw-10")].reason == CAPACITY_REASON
+    assert explained.violations == plain.violations and explained.pending == plain.pending
+    assert all(finding.reason for finding in [*explained.violations, *explained.pending])
+    assert all(finding.reason is None for finding in [*plain.violations, *plain.pending])
+    assert by_key(explained.violations)[("commit-requires-capacity", "mw-10")].reason == CAPACITY_REASON
     pending = by_key(explained.pending)[("concession-after-missed-commitment", "rf-05")]
     assert pending.reason == "no concession record in the case"
 
@@ -57,7 +57,7 @@ def test_the_text_and_json_reports_carry_the_reason() -> None:
     text = render(evaluation, "text")
     assert f"      because: {CAPACITY_REASON}\n" in text
     data = json.loads(render(evaluation, "json"))
-    reasons = {(item["policy"], item["record_id"]): item.get("reason") for item in data["findings"]}
+    reasons = {(item["policy"], item["record_id"]): item.get("reason") for item in data["violations"]}
     assert reasons[("commit-requires-capacity", "mw-10")] == CAPACITY_REASON
 
 
@@ -75,9 +75,9 @@ def test_only_cases_with_findings_are_traced() -> None:
     engine = Engine.from_config(config=Config())
     tracing = CountingTracer(engine.policies, engine.calendars)
     tracing.traced = []
-    wrap_evaluator(engine, lambda inner: ExplainingEvaluator(inner, tracing))
+    engine.wrap_evaluator(lambda inner: ExplainingEvaluator(inner, tracing))
     with engine:
-        evaluation = engine.lint([EXAMPLES], NOW)
+        evaluation = evaluate_sources(engine, [EXAMPLES], NOW)
     assert evaluation.cases == 3
     assert tracing.traced == ["refund-7731", "milkyway-leak"]  # acme-boiler has no finding
 
@@ -102,5 +102,5 @@ def test_lint_without_explain_says_no_because() -> None:
 def test_lint_explain_puts_the_reason_in_the_json_report() -> None:
     result = lint("--explain", "--format", "json")
     data = json.loads(result.output)
-    assert all("reason" in item for item in [*data["findings"], *data["pending"]])
-    assert "reason" not in json.loads(lint("--format", "json").output)["findings"][0]
+    assert all("reason" in item for item in [*data["violations"], *data["pending"]])
+    assert "reason" not in json.loads(lint("--format", "json").output)["violations"][0]

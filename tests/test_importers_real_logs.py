@@ -20,8 +20,9 @@ import pytest
 
 from serviceflow import Engine
 from serviceflow.config import Config
-from serviceflow.importers import get_importer
+from serviceflow.plugins import PluginHost
 from serviceflow.records import RawItem
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -163,15 +164,15 @@ def facts_of(items: Iterable[RawItem]) -> LogFacts:
 def test_a_whole_real_log_lints_without_input_errors_and_matches_its_readme(log: RealLog) -> None:
     if not log.path.is_file():
         pytest.skip(SKIP_REASON)
-    facts = facts_of(get_importer(log.input_format)([log.path]))
+    facts = facts_of(PluginHost().reader(log.input_format).read([log.path], None))
     assert log.now > facts.last_event
 
     engine = Engine.from_config(config=Config())
     started = time.perf_counter()
-    evaluation = engine.lint([log.path], now=log.now, input_format=log.input_format)
+    evaluation = evaluate_sources(engine, [log.path], now=log.now, input_format=log.input_format)
     seconds = time.perf_counter() - started
 
-    by_policy = Counter(finding.policy for finding in evaluation.findings)
+    by_policy = Counter(finding.policy for finding in evaluation.violations)
     per_policy = {policy.id: by_policy.get(policy.id, 0) for policy in engine.policies}
     computed = facts.summary()
     print(
@@ -181,7 +182,7 @@ def test_a_whole_real_log_lints_without_input_errors_and_matches_its_readme(log:
         f"\n  closes: {facts.closes:,}"
         + "".join(f"\n  {name}: {computed[name]:,} (README: {value:,})" for name, value in log.facts.items())
     )
-    assert evaluation.input_errors == []
+    assert evaluation.input_errors == ()
     assert evaluation.records == facts.records
     assert {name: computed[name] for name in log.facts} == log.facts
     assert per_policy["no-close-without-confirmation"] == facts.closes

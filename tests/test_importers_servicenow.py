@@ -14,9 +14,9 @@ import pytest
 
 from serviceflow import Engine
 from serviceflow.config import Config
-from serviceflow.importers import get_importer
 from serviceflow.importers.servicenow import ServiceNowIncidents
 from serviceflow.records import RawItem, RecordValidator
+from serviceflow.run import evaluate_sources
 
 SAMPLE = Path(__file__).parent / "data" / "real" / "uci_sample.csv.gz"
 #: The log's 36 columns, as the real file has them.
@@ -258,7 +258,7 @@ def test_a_source_zone_places_the_bare_times(tmp_path: Path) -> None:
     [opened] = records(log, source_tz="America/Sao_Paulo")
     assert opened["at"] == "2016-07-29T01:16:00-03:00"
     assert (
-        get_importer("servicenow-incidents", source_tz="America/Sao_Paulo").source_tz == "America/Sao_Paulo"
+        ServiceNowIncidents().with_source_tz("America/Sao_Paulo").source_tz == "America/Sao_Paulo"
     )
 
 
@@ -286,12 +286,12 @@ def test_every_record_of_the_sample_is_valid_and_the_sample_facts_hold() -> None
 def test_linting_the_sample_flags_every_close_as_unconfirmed() -> None:
     closes = sum(1 for item in records(SAMPLE) if item["type"] == "status_change" and item["to"] == "closed")
     engine = Engine.from_config(config=Config())
-    evaluation = engine.lint(
+    evaluation = evaluate_sources(engine,
         [SAMPLE], now=datetime(2017, 6, 1, tzinfo=UTC), input_format="servicenow-incidents"
     )
-    assert evaluation.input_errors == []
+    assert evaluation.input_errors == ()
     assert evaluation.cases == 38
-    by_policy = Counter(finding.policy for finding in evaluation.findings)
+    by_policy = Counter(finding.policy for finding in evaluation.violations)
     assert by_policy["no-close-without-confirmation"] == closes
 
 

@@ -19,7 +19,7 @@ from serviceflow import Engine, PluginError, Status, hookimpl
 from serviceflow.cli import main
 from serviceflow.conditions import NamedCondition
 from serviceflow.config import Config
-from serviceflow.errors import Location
+from serviceflow.errors import EvaluatorError, Location
 from serviceflow.plugins import (
     EnricherSpec,
     PluginHost,
@@ -31,7 +31,9 @@ from serviceflow.plugins import (
     registered,
 )
 from serviceflow.records.reader import RawItem
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
+from serviceflow.transitions import idempotency_key
 from support import with_defaults
 
 NOW = parse_datetime("2024-05-09T14:00:00Z")
@@ -63,7 +65,7 @@ from serviceflow.plugins import ReporterSpec
 
 @hookimpl
 def serviceflow_reporters():
-    return [ReporterSpec("count", lambda evaluation, options: f"{len(evaluation.findings)} violations\\n")]
+    return [ReporterSpec("count", lambda evaluation, options: f"{len(evaluation.violations)} violations\\n")]
 """
 
 
@@ -224,7 +226,7 @@ def test_a_plugin_policy_pack_uses_its_record_type_and_named_condition(tmp_path:
         ]
     )
     evaluation = engine.evaluate(records, now=NOW)
-    assert [(f.policy, f.record_id) for f in evaluation.findings] == [("low-survey-followed-up", "s1")]
+    assert [(f.policy, f.record_id) for f in evaluation.violations] == [("low-survey-followed-up", "s1")]
     (error,) = evaluation.input_errors
     assert error.location.pointer == "/score" and "9 is greater than the maximum of 5" in error.message
 
@@ -268,10 +270,47 @@ def test_a_plugin_reader_is_an_input_format(tmp_path: Path) -> None:
     host = PluginHost()
     host.register(Semicolons(), "semicolons")
     engine = Engine.from_config(config=Config(), plugins=host)
-    evaluation = engine.lint([export], NOW, input_format="semicolons")
+    evaluation = evaluate_sources(engine, [export], NOW, input_format="semicolons")
     assert evaluation.records == 2
-    closed = [f.record_id for f in evaluation.findings if f.policy == "no-close-without-confirmation"]
+    closed = [f.record_id for f in evaluation.violations if f.policy == "no-close-without-confirmation"]
     assert closed == ["t1-1"]
+
+
+def test_a_plugin_evaluator_is_chosen_by_name_and_gives_the_findings_it_computes(tmp_path: Path) -> None:
+    from serviceflow.evaluators.native import NativeEvaluator
+    from serviceflow.plugin import EvaluatorSpec
+
+    evaluated: list[str] = []
+
+    class Counting(NativeEvaluator):
+        name = "counting"
+
+        def evaluate_case(self, case_id: str, records: Any, now: Any) -> Any:
+            evaluated.append(case_id)
+            return super().evaluate_case(case_id, records, now)
+
+    class Evaluators:
+        @hookimpl
+        def serviceflow_evaluators(self) -> list[EvaluatorSpec]:
+            return [EvaluatorSpec("counting", Counting, "the native evaluator, counting cases")]
+
+    host = PluginHost()
+    host.register(Evaluators(), "evaluators")
+    export = tmp_path / "export.jsonl"
+    records = with_defaults(
+        [{"id": "x1", "type": "status_change", "at": "2024-05-07T09:00:00Z", "to": "closed"}], "t1"
+    )
+    export.write_text("\n".join(json.dumps(record) for record in records))
+    with Engine.from_config(config=Config(), plugins=host, evaluator="counting") as engine:
+        evaluation = evaluate_sources(engine, [export], NOW)
+    assert evaluated == ["t1"]
+    assert [f.policy for f in evaluation.violations] == ["no-close-without-confirmation"]
+    assert sorted(host.evaluators) == ["counting", "durable", "native"]
+
+
+def test_an_unknown_evaluator_names_the_plugin_ones_too() -> None:
+    with pytest.raises(EvaluatorError, match=r"unknown evaluator 'rete' \(evaluators: durable, native\)"):
+        Engine.from_config(config=Config(), plugins=PluginHost(), evaluator="rete")
 
 
 # --- enrichers -----------------------------------------------------------------------------------
@@ -289,23 +328,23 @@ QUESTIONED = {
 def test_the_phrase_flags_enricher_is_off_until_enabled() -> None:
     config = Config(policies={})
     engine = Engine.from_config(config=config, plugins=PluginHost())
-    assert engine.evaluate(with_defaults([QUESTIONED]), now=NOW).findings == []
+    assert engine.evaluate(with_defaults([QUESTIONED]), now=NOW).violations == ()
 
 
 def test_the_phrase_flags_enricher_flags_what_the_customer_said() -> None:
     config = Config(enrichers={"phrase-flags": {"enabled": True}})
     engine = Engine.from_config(config=config, plugins=PluginHost())
     evaluation = engine.evaluate(with_defaults([QUESTIONED]), now=NOW)
-    assert [(f.policy, f.record_id) for f in evaluation.findings] == [("escalate-values-in-question", "k1")]
-    assert "policy_question" in evaluation.findings[0].message
+    assert [(f.policy, f.record_id) for f in evaluation.violations] == [("escalate-values-in-question", "k1")]
+    assert "policy_question" in evaluation.violations[0].message
 
 
 def test_phrase_lists_are_configuration_per_flag() -> None:
     config = Config(enrichers={"phrase-flags": {"phrases": {"policy_question": ["ist das erlaubt"]}}})
     engine = Engine.from_config(config=config, plugins=PluginHost())
     german = {**QUESTIONED, "text": "Ist das erlaubt?"}
-    assert len(engine.evaluate(with_defaults([german]), now=NOW).findings) == 1
-    assert engine.evaluate(with_defaults([QUESTIONED]), now=NOW).findings == []
+    assert len(engine.evaluate(with_defaults([german]), now=NOW).violations) == 1
+    assert engine.evaluate(with_defaults([QUESTIONED]), now=NOW).violations == ()
 
 
 def test_an_enricher_that_raises_is_an_engine_error_and_the_record_is_still_evaluated() -> None:
@@ -330,7 +369,7 @@ def test_an_enricher_that_raises_is_an_engine_error_and_the_record_is_still_eval
     (error,) = evaluation.engine_errors
     assert error.status is Status.ERROR and error.policy == "enricher:sentiment"
     assert "enricher 'sentiment' (plugin acme-sentiment) raised LookupError" in error.message
-    assert [f.record_id for f in evaluation.findings] == ["k1"]
+    assert [f.record_id for f in evaluation.violations] == ["k1"]
 
 
 def test_an_enricher_that_makes_a_record_invalid_is_an_input_error() -> None:
@@ -431,14 +470,14 @@ def test_cli_lint_runs_the_log_action_once_per_violation(tmp_path: Path) -> None
         str(tmp_path / "serviceflow.toml"),
     ]
     first = run(*args, "--action", "log", "--format", "json")
-    violations = json.loads(first.stdout)["findings"]
+    violations = json.loads(first.stdout)["violations"]
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(entries) == len(violations) > 0
-    assert entries[0]["key"] == "/".join(
-        [violations[0]["case_id"], violations[0]["policy"], violations[0]["record_id"], "violation"]
-    )
+    first_obligation = (violations[0]["case_id"], violations[0]["policy"], violations[0]["record_id"])
+    assert entries[0]["key"] == idempotency_key(first_obligation, "violated", "log")
+    assert entries[0]["transition"] == "violated"
     run(*args, "--action", "log")
-    assert len(log.read_text().splitlines()) == len(violations)  # idempotent per finding key
+    assert len(log.read_text().splitlines()) == len(violations)  # idempotent per idempotency key
     unknown = run(*args, "--action", "page-the-ceo")
     assert unknown.exit_code == 2 and "unknown action 'page-the-ceo' (actions: log)" in unknown.stderr
 

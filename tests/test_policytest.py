@@ -489,7 +489,8 @@ def test_tests_run_a_plugin_policy_pack_that_calls_its_named_condition(workdir: 
     assert "PASS   capitals are shouting" in result.stdout
     assert "ERROR  a condition that raises errors the test  (line 9)" in result.stdout
     assert (
-        f"error: {Path('acme/tests/no-shouting.yaml')}:12: engine error: policy 'no-shouting' could not "
+        f"error: {Path('acme/tests/no-shouting.yaml')}:12: /tests/1/records/0: engine error: "
+        "policy 'no-shouting' could not "
         "decide: named condition 'shouting' (plugin acme_plugin) raised RuntimeError: the classifier is down"
     ) in result.stdout
     assert run("acme/tests").exit_code == 2  # without the plugin the policy is not loaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 
 from serviceflow.errors import InputError, Location, RecordError
-from serviceflow.findings import Evaluation, Finding, Severity, Status
-from serviceflow.reporters import REPORTERS, render, summary_line
+from serviceflow.findings import Evaluation, EvaluationCollector, Finding, Severity, Status
+from serviceflow.plugins import PluginHost
+from serviceflow.reporters import summary_line
 from serviceflow.reporters.github import escape_data, escape_property
 from serviceflow.reporters.sarif import FINGERPRINT_KEY, artifact_uri
+from support import render
 
 NOW = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
 DEADLINE = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
@@ -79,12 +82,13 @@ def evaluation(
     errors: Sequence[InputError] = (),
     cases: int = 5,
 ) -> Evaluation:
-    result = Evaluation(now=NOW, cases=cases, records=12)
+    collector = EvaluationCollector(NOW)
+    collector.cases, collector.records = cases, 12
     for finding in [*findings, *pending_items]:
-        result.add(finding)
-    result.input_errors.extend(errors)
-    result.sort()
-    return result
+        collector.add(finding)
+    for position, error in enumerate(errors):
+        collector.add_input_error(error, position)
+    return collector.freeze()
 
 
 def sample() -> Evaluation:
@@ -103,7 +107,7 @@ def sample() -> Evaluation:
 
 
 def test_every_documented_format_is_registered() -> None:
-    assert set(REPORTERS) == {"text", "json", "sarif", "junit", "github"}
+    assert set(PluginHost().reporters) == {"text", "json", "sarif", "junit", "github"}
 
 
 def test_rendering_an_unknown_format_names_the_known_ones() -> None:
@@ -163,19 +167,20 @@ def test_text_has_no_ansi_codes_unless_colour_is_asked_for() -> None:
 # --- json ----------------------------------------------------------------------------------------
 
 
-def test_json_is_one_object_with_findings_pending_errors_and_summary() -> None:
+def test_json_is_one_object_with_violations_pending_errors_and_summary() -> None:
     data = json.loads(render(sample(), "json"))
     assert list(data) == [
-        "findings",
+        "violations",
         "pending",
         "waived",
         "engine_errors",
         "errors",
+        "more_errors",
         "expired_waivers",
         "unused_waivers",
         "summary",
     ]
-    assert [f["record_id"] for f in data["findings"]] == ["r2", "r4", "r7"]
+    assert [f["record_id"] for f in data["violations"]] == ["r2", "r4", "r7"]
     assert data["pending"][0]["deadline"] == "2024-05-01T15:00:00Z"
     assert data["errors"] == [
         {"file": "records.jsonl", "line": 5, "pointer": "/promise", "message": "3 is not of type 'string'"}
@@ -382,9 +387,10 @@ def test_reporters_import_no_click_unless_colour_is_asked_for() -> None:
         "import sys\n"
         "from datetime import datetime, timezone\n"
         "from serviceflow.findings import Evaluation\n"
-        "from serviceflow.reporters import REPORTERS, render\n"
-        "for name in REPORTERS:\n"
-        "    render(Evaluation(now=datetime(2024, 1, 1, tzinfo=timezone.utc)), name)\n"
+        "from serviceflow.plugins import PluginHost\n"
+        "from serviceflow.reporters import ReportOptions\n"
+        "for spec in PluginHost().reporters.values():\n"
+        "    spec.render(Evaluation(now=datetime(2024, 1, 1, tzinfo=timezone.utc)), ReportOptions())\n"
         "assert 'click' not in sys.modules, 'click was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -408,19 +414,21 @@ def test_text_lists_a_case_violations_of_equal_severity_in_input_order() -> None
 
 def with_engine_error() -> Evaluation:
     result = sample()
-    result.add(
-        Finding(
-            policy="reason-for-same-technician",
-            severity=Severity.ERROR,
-            status=Status.ERROR,
-            case_id="C-1",
-            record_id="r3",
-            message="policy could not decide: named condition 'x' raised KeyError",
-            evidence=("r3",),
-            origin=Location("records.jsonl", 3),
-        )
+    return dataclasses.replace(
+        result,
+        engine_errors=(
+            Finding(
+                policy="reason-for-same-technician",
+                severity=Severity.ERROR,
+                status=Status.ERROR,
+                case_id="C-1",
+                record_id="r3",
+                message="policy could not decide: named condition 'x' raised KeyError",
+                evidence=("r3",),
+                origin=Location("records.jsonl", 3),
+            ),
+        ),
     )
-    return result
 
 
 def test_every_format_reports_engine_errors_and_never_as_a_pass() -> None:

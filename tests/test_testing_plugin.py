@@ -114,7 +114,7 @@ class CountReporter:
 
     @hookimpl
     def serviceflow_reporters(self) -> list[ReporterSpec]:
-        return [ReporterSpec("count", lambda evaluation, options: f"{len(evaluation.findings)}\n")]
+        return [ReporterSpec("count", lambda evaluation, options: f"{len(evaluation.violations)}\n")]
 
 
 def test_a_test_host_never_loads_installed_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,14 +224,14 @@ def test_a_pack_evaluates_with_its_named_condition(tmp_path: Path, evaluator_nam
     commitment = make_record("commitment", resource="jake")
     evaluation = pack.evaluate([commitment], "2024-05-08T00:00:00Z", evaluator=evaluator_name)
     assert outcomes(evaluation) == [("reason-on-file", commitment["id"], "violation")]
-    assert evaluation.findings[0].severity.value == "warning"
+    assert evaluation.violations[0].severity.value == "warning"
     note = make_record("note", text="since he has the part")
     changed = pack.evaluate(
         [commitment, note],
         datetime(2024, 5, 8, tzinfo=UTC),
         settings={"reason-on-file": {"params": {"phrase": "since"}}},
     )
-    assert changed.findings == []
+    assert changed.violations == ()
 
 
 def test_invalid_test_records_raise_instead_of_being_skipped(tmp_path: Path) -> None:
@@ -330,7 +330,7 @@ def test_the_pack(load_policy_pack, serviceflow_evaluator, make_record):
     commitment = make_record("commitment", resource="jake")
     now = datetime(2024, 5, 8, tzinfo=timezone.utc)
     evaluation = pack.evaluate([commitment], now, evaluator=serviceflow_evaluator)
-    assert [f.record_id for f in evaluation.findings] == ["commitment-1"]
+    assert [f.record_id for f in evaluation.violations] == ["commitment-1"]
 
 
 def test_the_packs_policy_tests(run_policy_tests):

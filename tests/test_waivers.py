@@ -14,9 +14,10 @@ from click.testing import CliRunner, Result
 
 from serviceflow.cli import main
 from serviceflow.errors import ConfigError, Location
-from serviceflow.findings import Evaluation, Finding, Severity, Status
-from serviceflow.reporters import render, summary_line
+from serviceflow.findings import Evaluation, EvaluationCollector, Finding, Severity, Status
+from serviceflow.reporters import summary_line
 from serviceflow.waivers import Waiver, apply_waivers, load_waivers, parse_waivers, waiver_warnings
+from support import render
 
 NOW = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
 LATER = datetime(2024, 6, 30, tzinfo=UTC)
@@ -61,11 +62,11 @@ def waiver(
 
 
 def evaluated(*findings: Finding) -> Evaluation:
-    evaluation = Evaluation(now=NOW, cases=2, records=4)
+    collector = EvaluationCollector(NOW)
+    collector.cases, collector.records = 2, 4
     for item in findings:
-        evaluation.add(item)
-    evaluation.sort()
-    return evaluation
+        collector.add(item)
+    return collector.freeze()
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -78,12 +79,12 @@ def test_a_case_waiver_moves_every_finding_of_its_policy_in_that_case() -> None:
         finding("C-2", "r9"),
         finding("C-1", "r4", policy="commit-requires-capacity"),
     )
-    apply_waivers(evaluation, [waiver(case_id="C-1")])
+    evaluation = apply_waivers(evaluation, [waiver(case_id="C-1")])
     assert [(w.finding.case_id, w.finding.record_id) for w in evaluation.waived] == [
         ("C-1", "r2"),
         ("C-1", "r3"),
     ]
-    assert [(f.case_id, f.policy) for f in evaluation.findings] == [
+    assert [(f.case_id, f.policy) for f in evaluation.violations] == [
         ("C-1", "commit-requires-capacity"),
         ("C-2", "no-close-without-confirmation"),
     ]
@@ -91,30 +92,30 @@ def test_a_case_waiver_moves_every_finding_of_its_policy_in_that_case() -> None:
 
 def test_a_record_waiver_moves_only_the_finding_about_that_record() -> None:
     evaluation = evaluated(finding("C-1", "r2"), finding("C-1", "r3"))
-    apply_waivers(evaluation, [waiver(case_id=None, record_id="r3")])
+    evaluation = apply_waivers(evaluation, [waiver(case_id=None, record_id="r3")])
     assert [w.finding.record_id for w in evaluation.waived] == ["r3"]
-    assert [f.record_id for f in evaluation.findings] == ["r2"]
+    assert [f.record_id for f in evaluation.violations] == ["r2"]
 
 
 def test_a_waiver_naming_case_and_record_needs_both_to_match() -> None:
     evaluation = evaluated(finding("C-1", "r2"), finding("C-2", "r2"), finding("C-1", "r3"))
-    apply_waivers(evaluation, [waiver(case_id="C-1", record_id="r2")])
+    evaluation = apply_waivers(evaluation, [waiver(case_id="C-1", record_id="r2")])
     assert [(w.finding.case_id, w.finding.record_id) for w in evaluation.waived] == [("C-1", "r2")]
-    assert len(evaluation.findings) == 2
+    assert len(evaluation.violations) == 2
 
 
 def test_pending_findings_are_waived_too() -> None:
     evaluation = evaluated(finding(status=Status.PENDING))
-    apply_waivers(evaluation, [waiver()])
-    assert evaluation.pending == []
+    evaluation = apply_waivers(evaluation, [waiver()])
+    assert evaluation.pending == ()
     assert evaluation.waived[0].finding.status is Status.PENDING
 
 
 def test_engine_errors_are_never_waived() -> None:
     evaluation = evaluated(finding(status=Status.ERROR))
-    apply_waivers(evaluation, [waiver()])
+    evaluation = apply_waivers(evaluation, [waiver()])
     assert len(evaluation.engine_errors) == 1
-    assert evaluation.waived == []
+    assert evaluation.waived == ()
     assert len(evaluation.unused_waivers) == 1
 
 
@@ -122,9 +123,9 @@ def test_the_most_specific_matching_waiver_is_named_and_every_matching_one_is_us
     whole_case = waiver(case_id="C-1", line=2)
     one_record = waiver(case_id=None, record_id="r2", line=8)
     evaluation = evaluated(finding("C-1", "r2"))
-    apply_waivers(evaluation, [whole_case, one_record])
+    evaluation = apply_waivers(evaluation, [whole_case, one_record])
     assert evaluation.waived[0].waiver is one_record
-    assert evaluation.unused_waivers == []
+    assert evaluation.unused_waivers == ()
 
 
 # --- expiry and reporting of waivers -------------------------------------------------------------
@@ -134,24 +135,24 @@ def test_the_most_specific_matching_waiver_is_named_and_every_matching_one_is_us
 def test_a_waiver_expiring_at_or_before_now_does_not_apply_and_is_reported(expires: datetime) -> None:
     evaluation = evaluated(finding())
     expired = waiver(expires=expires)
-    apply_waivers(evaluation, [expired])
-    assert evaluation.waived == []
-    assert len(evaluation.findings) == 1
-    assert evaluation.expired_waivers == [expired]
-    assert evaluation.unused_waivers == []
+    evaluation = apply_waivers(evaluation, [expired])
+    assert evaluation.waived == ()
+    assert len(evaluation.violations) == 1
+    assert evaluation.expired_waivers == (expired,)
+    assert evaluation.unused_waivers == ()
 
 
 def test_a_waiver_applies_until_the_instant_it_expires() -> None:
     evaluation = evaluated(finding())
-    apply_waivers(evaluation, [waiver(expires=NOW + timedelta(seconds=1))])
+    evaluation = apply_waivers(evaluation, [waiver(expires=NOW + timedelta(seconds=1))])
     assert len(evaluation.waived) == 1
 
 
 def test_a_live_waiver_that_matched_nothing_is_reported_unused() -> None:
     evaluation = evaluated(finding("C-1"))
     unused = waiver(case_id="C-9")
-    apply_waivers(evaluation, [unused])
-    assert evaluation.unused_waivers == [unused]
+    evaluation = apply_waivers(evaluation, [unused])
+    assert evaluation.unused_waivers == (unused,)
     assert waiver_warnings(evaluation) == [
         "waivers.yaml:2: waiver for no-close-without-confirmation on case C-9 matched no finding"
     ]
@@ -162,7 +163,7 @@ def test_warnings_say_when_a_waivers_policy_did_not_run_and_name_the_expiry() ->
     expired = Waiver(
         "one-human", "C-1", None, "r", "tom", NOW, "2024-05-01", Location("waivers.yaml", 3, "/waivers/0")
     )
-    apply_waivers(evaluation, [waiver(policy="one-humen", line=9), expired])
+    evaluation = apply_waivers(evaluation, [waiver(policy="one-humen", line=9), expired])
     assert waiver_warnings(evaluation, ["one-human"]) == [
         "waivers.yaml:3: waiver for one-human on case C-1 expired on 2024-05-01; it no longer applies",
         "waivers.yaml:9: waiver for one-humen on case C-1 matched no finding "
@@ -173,7 +174,7 @@ def test_warnings_say_when_a_waivers_policy_did_not_run_and_name_the_expiry() ->
 def test_waived_findings_do_not_fail_the_run_and_are_counted_apart() -> None:
     evaluation = evaluated(finding())
     assert evaluation.fails("error")
-    apply_waivers(evaluation, [waiver()])
+    evaluation = apply_waivers(evaluation, [waiver()])
     assert not evaluation.fails("info")
     summary = evaluation.summary()
     assert summary["violations"] == 0
@@ -182,7 +183,7 @@ def test_waived_findings_do_not_fail_the_run_and_are_counted_apart() -> None:
 
 def test_the_json_form_carries_each_waived_finding_with_its_waiver() -> None:
     evaluation = evaluated(finding())
-    apply_waivers(evaluation, [waiver()])
+    evaluation = apply_waivers(evaluation, [waiver()])
     (entry,) = evaluation.to_dict()["waived"]
     assert entry["record_id"] == "r2"
     assert entry["waiver"] == {
@@ -303,7 +304,7 @@ def test_a_missing_waivers_file_is_a_config_error_naming_it(tmp_path: Path) -> N
 
 def waived_evaluation() -> Evaluation:
     evaluation = evaluated(finding("C-1", "r2"), finding("C-2", "r9"))
-    apply_waivers(evaluation, [waiver(case_id="C-1")])
+    evaluation = apply_waivers(evaluation, [waiver(case_id="C-1")])
     return evaluation
 
 
@@ -331,7 +332,7 @@ def test_sarif_keeps_waived_violations_as_suppressed_results() -> None:
 
 def test_sarif_reports_expired_and_unused_waivers_as_configuration_notifications() -> None:
     evaluation = evaluated(finding())
-    apply_waivers(evaluation, [waiver(expires=NOW), waiver(case_id="C-9")])
+    evaluation = apply_waivers(evaluation, [waiver(expires=NOW), waiver(case_id="C-9")])
     (invocation,) = json.loads(render(evaluation, "sarif"))["runs"][0]["invocations"]
     kinds = [n["descriptor"]["id"] for n in invocation["toolConfigurationNotifications"]]
     assert kinds == ["expired-waiver", "unused-waiver"]

@@ -4,7 +4,7 @@ Read from ``serviceflow.toml`` (top-level keys) or the ``[tool.serviceflow]`` ta
 ``pyproject.toml``, found by walking up from the working directory the way ruff finds its settings::
 
     policy-paths = ["policies/"]        # extra policy files or directories
-    evaluator = "native"                # or "durable"
+    evaluator = "native"                # or "durable", or a plugin's
     fail-on = "error"                   # error | warning | never
     bundled = true                      # include the bundled core policies
     waivers = "waivers.yaml"            # accepted exceptions (see docs/waivers.md)
@@ -22,21 +22,28 @@ Read from ``serviceflow.toml`` (top-level keys) or the ``[tool.serviceflow]`` ta
 
     [policies.respond-promptly]
     calendar = "case"                   # or a calendar name; durations then count business time
+
+Every problem is a :class:`ConfigError` naming the file, the line of the key (inside a table, the
+key's own line, not the header's) and the JSON pointer: a file that is not UTF-8, a ``nan`` or
+``inf`` anywhere (TOML allows them; no setting means them), arrays nested deeper than Python can
+parse, and a top-level setting written after a table header, which TOML files under that table.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from serviceflow.calendars import ALWAYS, Calendar, calendars_from_config
 from serviceflow.errors import ConfigError, Location
+from serviceflow.policy.ir import CASE_CALENDAR
 
 FAIL_LEVELS = ("error", "warning", "info", "never")
-EVALUATORS = ("native", "durable")
 _TOP_KEYS = {
     "policy-paths",
     "evaluator",
@@ -49,7 +56,6 @@ _TOP_KEYS = {
     "actions",
 }
 _POLICY_KEYS = {"enabled", "severity", "params", "calendar"}
-CASE_CALENDAR = "case"
 
 
 @dataclass(frozen=True)
@@ -79,9 +85,25 @@ class Config:
     """``[enrichers.NAME]`` tables: ``enabled`` and the enricher's own options (plugins check those)."""
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``[actions.NAME]`` tables: each action's options."""
+    key_lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    """The line each key (as a path: ``("policies", "p", "params", "within")``) is written on."""
 
     def settings_for(self, policy_id: str) -> PolicySettings:
         return self.policies.get(policy_id, PolicySettings())
+
+    def location(self, *keys: str) -> Location:
+        """Where a setting is written (file, line, pointer), for errors found after loading.
+
+        The line is that of the nearest written key on the path (``params`` when ``within`` comes
+        from a default), so that an error about a policy's settings points into its table.
+        """
+        file = str(self.source) if self.source is not None else None
+        prefix = (
+            "/tool/serviceflow" if self.source is not None and self.source.name == "pyproject.toml" else ""
+        )
+        return Location(
+            file, _nearest_line(self.key_lines, keys), prefix + "".join(f"/{key}" for key in keys)
+        )
 
 
 def find_config(start: Path) -> Path | None:
@@ -91,33 +113,60 @@ def find_config(start: Path) -> Path | None:
         if candidate.is_file():
             return candidate
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and re.search(
-            r"^\[tool\.serviceflow[\].]", pyproject.read_text("utf-8"), re.M
-        ):
+        # Bytes, not text: a pyproject that is not UTF-8 is reported by load_config, not a crash here.
+        if pyproject.is_file() and re.search(rb"^\[tool\.serviceflow[\].]", _read_bytes(pyproject), re.M):
             return pyproject
     return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration: {exc.strerror}", Location(str(path))) from None
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """The file's text; invalid UTF-8 is an error naming the line and column of the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column} cannot be decoded "
+            "(TOML files are UTF-8; re-save the file as UTF-8)",
+            Location(str(path), raw.count(b"\n", 0, exc.start) + 1),
+        ) from None
 
 
 def load_config(path: Path | None) -> Config:
     """Read and check a configuration file; ``None`` gives the defaults."""
     if path is None:
         return Config()
+    text = _decode(_read_bytes(path), path)
     try:
-        text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration: {exc.strerror}", Location(str(path))) from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise ConfigError(
             f"invalid TOML: {exc}", Location(str(path), int(line.group(1)) if line else None)
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            "invalid TOML: arrays or inline tables are nested too deeply to read",
+            Location(str(path), _deepest_line(text)),
+        ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (tomllib lets it through)
+        raise ConfigError(f"invalid TOML: {exc}", Location(str(path), _longest_number_line(text))) from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("serviceflow", {})
         prefix = "/tool/serviceflow"
     else:
         prefix = ""
     report = _Reporter(path, text, prefix)
+    _check_numbers(data, report)
+    _check_placement(data, report)
     try:
         calendars = calendars_from_config(data, path.parent, source=path, pointer_prefix=prefix)
     except ConfigError as exc:
@@ -131,25 +180,145 @@ class _Reporter:
     """Builds ConfigErrors that name the file, the line (found by key) and the pointer."""
 
     def __init__(self, path: Path, text: str, prefix: str) -> None:
-        self.path, self.lines, self.prefix = path, text.splitlines(), prefix
+        self.path, self.prefix = path, prefix
+        self.key_lines = _key_lines(text, tuple(part for part in prefix.split("/") if part))
 
     def error(self, message: str, *keys: str) -> ConfigError:
         pointer = self.prefix + "".join(f"/{key}" for key in keys)
         return ConfigError(message, Location(str(self.path), self.line_of(keys), pointer))
 
     def line_of(self, keys: tuple[str, ...]) -> int | None:
-        found = None
-        for number, line in enumerate(self.lines, start=1):
-            stripped = line.strip()
-            if (
-                keys
-                and keys[-1]
-                and (stripped.startswith(f"{keys[-1]} ") or stripped.startswith(f"{keys[-1]}="))
-            ):
-                found = found or number
-            if len(keys) >= 2 and keys[0] == "policies" and keys[1] in stripped and stripped.startswith("["):
-                found = number
-        return found
+        """The line of the key at ``keys`` (a path under the configuration), or of its nearest parent."""
+        return _nearest_line(self.key_lines, keys)
+
+
+def _nearest_line(key_lines: Mapping[tuple[str, ...], int], keys: tuple[str, ...]) -> int | None:
+    for length in range(len(keys), 0, -1):
+        line = key_lines.get(tuple(keys[:length]))
+        if line is not None:
+            return line
+    return None
+
+
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_DOTTED_KEY = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_HEADER_LINE = re.compile(rf"\s*\[\[?\s*({_DOTTED_KEY})\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(rf"\s*({_DOTTED_KEY})\s*=")
+_INLINE_KEY = re.compile(rf"[{{,]\s*({_DOTTED_KEY})\s*=")
+
+
+def _key_path(dotted: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in re.findall(_KEY_PART, dotted))
+
+
+def _key_lines(text: str, prefix: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """The first line of every key path the file writes: table headers, keys, dotted keys, and the
+    keys of an inline table on its line; paths relative to ``prefix`` (``tool.serviceflow``).
+
+    A scan of lines, not a TOML parser: it only has to find where tomllib's values were written, for
+    messages. Lines inside multi-line strings are skipped.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    in_string = False
+
+    def note(path: tuple[str, ...], number: int) -> None:
+        if path[: len(prefix)] != prefix:
+            return
+        relative = path[len(prefix) :]
+        for length in range(1, len(relative) + 1):
+            lines.setdefault(relative[:length], number)
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        quotes = line.count('"""') + line.count("'''")
+        if in_string:
+            in_string = quotes % 2 == 0
+            continue
+        in_string = quotes % 2 == 1
+        header = _HEADER_LINE.match(line)
+        if header:
+            table = _key_path(header.group(1))
+            note(table, number)
+            continue
+        key = _KEY_LINE.match(line)
+        if key:
+            path = (*table, *_key_path(key.group(1)))
+            note(path, number)
+            for inline in _INLINE_KEY.finditer(line, key.end()):
+                note((*path, *_key_path(inline.group(1))), number)
+    return lines
+
+
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'""")
+
+
+def _deepest_line(text: str) -> int | None:
+    """The line where brackets (outside quotes, roughly) nest deepest: where tomllib gave up."""
+    depth, deepest, line = 0, 0, None
+    for number, content in enumerate(text.splitlines(), start=1):
+        for char in _QUOTED.sub("", content):
+            if char in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest, line = depth, number
+            elif char in "]}":
+                depth -= 1
+    return line
+
+
+def _longest_number_line(text: str) -> int | None:
+    longest = max(re.finditer(r"\d+", text), key=lambda match: len(match.group()), default=None)
+    return text.count("\n", 0, longest.start()) + 1 if longest is not None else None
+
+
+def _check_numbers(data: Any, report: _Reporter, keys: tuple[str, ...] = ()) -> None:
+    """TOML allows ``nan`` and ``inf``; no setting means them, and they would poison arithmetic later."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_numbers(value, report, (*keys, str(key)))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            _check_numbers(value, report, (*keys, str(index)))
+    elif isinstance(data, float) and not math.isfinite(data):
+        name = ".".join(part for part in keys if not part.isdigit()) or "a value"
+        raise report.error(
+            f"'{name}' is {data}, not a number serviceflow can use (give a finite number)", *keys
+        )
+
+
+_TOP_LEVEL_VALUES = ("policy-paths", "evaluator", "fail-on", "bundled", "waivers")
+_TABLES_OF_TABLES = ("policies", "calendars", "enrichers", "actions")
+
+
+def _check_placement(data: dict[str, Any], report: _Reporter) -> None:
+    """A top-level setting written after a table header belongs, for TOML, to that table.
+
+    ``waivers = "w.yaml"`` below ``[actions.log]`` becomes an option of the log action, and the
+    waivers file silently goes unread; say so, where it is written. A table that already has the
+    setting at the top level is left alone (the key is then the table's own option).
+    """
+    for kind in _TABLES_OF_TABLES:
+        tables = data.get(kind)
+        if isinstance(tables, dict):
+            for name, table in tables.items():
+                _check_table(data, table, (kind, str(name)), report)
+
+
+def _check_table(data: dict[str, Any], table: Any, keys: tuple[str, ...], report: _Reporter) -> None:
+    if not isinstance(table, dict):
+        return
+    for key, value in table.items():
+        if key in _TOP_LEVEL_VALUES and key not in data:
+            where = ".".join((*(part for part in report.prefix.split("/") if part), *keys))
+            move = (
+                "into [tool.serviceflow], above its first sub-table"
+                if report.prefix
+                else "above the first table"
+            )
+            raise report.error(
+                f"'{key}' is a top-level setting but is written inside [{where}]; move it {move}", *keys, key
+            )
+        _check_table(data, value, (*keys, str(key)), report)
 
 
 def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calendar]) -> Config:
@@ -161,8 +330,9 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise report.error("'policy-paths' must be a list of paths", "policy-paths")
     evaluator = data.get("evaluator", "native")
-    if evaluator not in EVALUATORS:
-        raise report.error(f"'evaluator' must be one of {', '.join(EVALUATORS)}", "evaluator")
+    if not isinstance(evaluator, str) or not evaluator:
+        # Which names exist depends on the plugins; the engine checks the name against them.
+        raise report.error("'evaluator' must name an evaluator (native, durable, or a plugin's)", "evaluator")
     fail_on = data.get("fail-on", "error")
     if fail_on not in FAIL_LEVELS:
         raise report.error(f"'fail-on' must be one of {', '.join(FAIL_LEVELS)}", "fail-on")
@@ -224,6 +394,7 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
         waivers=base / waivers if waivers is not None else None,
         enrichers=enrichers,
         actions=actions,
+        key_lines=report.key_lines,
     )
 
 

@@ -107,10 +107,19 @@ class EnricherSpec:
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action knows besides its finding: the run's ``now`` and whole evaluation."""
+    """What an action knows besides its finding: why it is called, how to recognise a repeat, when.
+
+    ``transition`` is the change that calls for the action (``violated``, ``breached``: see
+    :mod:`serviceflow.transitions`); ``idempotency_key`` is the same every time this transition is
+    handed to this action (a retry, another run, another worker): an action that records it (a
+    comment marker, a Message-ID, a webhook id) can tell that it already acted. ``evaluation`` is the
+    whole batch's evaluation in ``lint``, and ``None`` in live mode, which evaluates case by case.
+    """
 
     now: datetime
-    evaluation: Evaluation
+    evaluation: Evaluation | None = None
+    transition: str = "violated"
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ class ActionResult:
     finding_key: tuple[str, str, str, str]
     ok: bool
     detail: str = ""
+    idempotency_key: str = ""
 
 
 #: ``(finding, context) -> detail``: perform the action; raise to report a failure.
@@ -132,8 +142,9 @@ class ActionSpec:
     """Something to do about a finding: escalate, notify, offer a concession, or write to a log.
 
     ``create(options)`` gets the ``[actions.NAME]`` table of the configuration and returns the
-    function called once per finding. Actions must be idempotent per ``Finding.key`` (policy, case,
-    record, status): live mode re-evaluates and may hand the same finding over again.
+    function called once per transition that breaks an obligation (a violation appearing). Actions
+    must be idempotent per ``context.idempotency_key``: live mode delivers at least once, so the same
+    transition can come again after a crash or a retry, and a lint run hands over every violation.
     """
 
     name: str

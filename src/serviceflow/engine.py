@@ -3,58 +3,95 @@
 This is what a help desk embeds::
 
     from serviceflow import Engine
-    engine = Engine.from_config()                       # bundled policies, nearest serviceflow.toml
-    evaluation = engine.evaluate(records, now=now)      # records: dicts as exported
-    for finding in evaluation.findings: ...
+    engine = Engine.from_config()                        # bundled policies, nearest serviceflow.toml
+    result = engine.evaluate_case("case-7", records, now=now)   # one case, as a live service does
+    answer = engine.check("case-7", records, {"type": "status_change", ...}, now=now)  # "may I close?"
+    evaluation = engine.evaluate(all_records, now=now)   # a batch of interleaved cases
 
-It imports no CLI, HTTP or database code; adapters call it.
+Every evaluation takes an explicit ``now``. The engine imports no CLI, HTTP or database code;
+adapters call it. Reading files and applying waivers and actions is :mod:`serviceflow.run`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from serviceflow.batch import Partition
 from serviceflow.calendars import ALWAYS, Calendar
-from serviceflow.config import CASE_CALENDAR, Config, find_config, load_config
+from serviceflow.config import Config, find_config, load_config
 from serviceflow.enrichers import ActiveEnricher, EnricherChain
-from serviceflow.errors import ConfigError, EvaluatorError, InputError, Location, PolicyError, RecordError
-from serviceflow.evaluators.base import Evaluator
-from serviceflow.evaluators.native import NativeEvaluator
+from serviceflow.errors import ConfigError, EvaluatorError, Location, PolicyError, RecordError
+from serviceflow.evaluators.base import CaseView, Evaluator
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.plugins import PluginHost, discover
 from serviceflow.policy import CompiledPolicy, PolicyDefinition, load_policies
 from serviceflow.policy.fieldrefs import check_field_references
-from serviceflow.records import CaseStore, Record, RecordValidator
+from serviceflow.policy.ir import CASE_CALENDAR
+from serviceflow.records import Admission, Record, RecordValidator
+from serviceflow.records.model import case_order
 from serviceflow.records.schemas import load_schemas
+from serviceflow.transitions import Transition, TransitionKind, transitions
 
-ProgressCallback = Callable[[int], None]
-PROGRESS_EVERY = 10_000
+__all__ = ["DEFAULT_RECHECK", "CaseResult", "CheckResult", "Engine", "bind_policies", "validator_for"]
+
+#: How soon a case is evaluated again when a policy's use of ``$now`` gives no exact instant
+#: (:mod:`serviceflow.policy.timing`).
+DEFAULT_RECHECK = timedelta(hours=1)
 
 
-def make_evaluator(
-    name: str, policies: Sequence[CompiledPolicy], calendars: Mapping[str, Calendar] | None = None
-) -> Evaluator:
-    """Instantiate an evaluator by name; the durable one is imported only when asked for."""
-    if name == "native":
-        return NativeEvaluator(policies, calendars)
-    if name == "durable":
-        try:
-            from serviceflow.evaluators.durable import DurableEvaluator
-        except ImportError as exc:
-            raise EvaluatorError(
-                "the durable evaluator needs durable-rules, which installs on CPython 3.11 and 3.12: "
-                f"pip install 'serviceflow[durable]' ({exc})"
-            ) from None
-        return DurableEvaluator(policies, calendars)
-    raise EvaluatorError(f"unknown evaluator '{name}' (evaluators: native, durable)")
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """One case evaluated at ``now``.
+
+    ``next_change`` is the earliest instant after ``now`` at which the case's findings could change
+    with no new record: a pending deadline, a future-dated record becoming visible, or a policy's
+    comparison of ``$now`` turning (``None``: time alone changes nothing). A sweeper wakes the case then.
+    """
+
+    case_id: str
+    now: datetime
+    violations: tuple[Finding, ...]
+    pending: tuple[Finding, ...]
+    engine_errors: tuple[Finding, ...]
+    next_change: datetime | None
+    records: int
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding: violations, pending obligations, engine errors, in report order."""
+        return tuple(sorted((*self.violations, *self.pending, *self.engine_errors), key=_report_order))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The what-if of a gate: what a proposed record would change in its case at ``now``.
+
+    ``violations``: the obligations the record would break; ``pending``: those it would open (with
+    their deadlines); ``fulfils``: those it would meet, or clear; ``engine_errors``: policies that
+    could not decide with it. ``transitions`` has every change, deadlines moved included.
+    """
+
+    case_id: str
+    now: datetime
+    record: Record
+    violations: tuple[Finding, ...]
+    pending: tuple[Finding, ...]
+    fulfils: tuple[Finding, ...]
+    engine_errors: tuple[Finding, ...]
+    transitions: tuple[Transition, ...]
+
+    def allowed(self, gate: Severity | str = Severity.ERROR) -> bool:
+        """Whether no new violation is at or above ``gate`` and no policy failed to decide."""
+        threshold = Severity(gate).rank
+        return not self.engine_errors and all(f.severity.rank < threshold for f in self.violations)
 
 
 class Engine:
-    """Validates records and evaluates them, case by case, against compiled policies at ``now``."""
+    """Admits records and evaluates them, case by case, against compiled policies at ``now``."""
 
     def __init__(
         self,
@@ -65,9 +102,11 @@ class Engine:
         calendars: Mapping[str, Calendar] | None = None,
         plugins: PluginHost | None = None,
         enrichers: EnricherChain | None = None,
+        recheck: timedelta = DEFAULT_RECHECK,
     ) -> None:
-        """``plugins`` supplies input formats and record types (default: the built-ins only);
-        ``enrichers`` the enrichers to run on each record (default: none)."""
+        """``plugins`` supplies evaluators, input formats and record types (default: the built-ins only);
+        ``enrichers`` the enrichers to run on each record (default: none); ``recheck`` how soon a case
+        is due again when a policy's use of ``$now`` cannot say (see :attr:`CaseResult.next_change`)."""
         self.policies = list(policies)
         self.definitions = list(definitions)
         self.evaluator_name = evaluator
@@ -75,8 +114,11 @@ class Engine:
         self.validator = validator or validator_for(self.plugins)
         self.enrichers = enrichers if enrichers is not None else EnricherChain([])
         self.calendars = dict(calendars) if calendars is not None else {ALWAYS.name: ALWAYS}
+        self.recheck = recheck
         _check_policy_calendars(self.policies, self.calendars)
-        self._evaluator = make_evaluator(evaluator, self.policies, self.calendars)
+        self.admission = Admission(self.validator, self.enrichers, self.calendars)
+        self._evaluator = self.plugins.evaluator(evaluator).create(self.policies, self.calendars)
+        self._unbounded = [policy for policy in self.policies if policy.timing.unbounded is not None]
 
     @classmethod
     def from_config(
@@ -87,13 +129,15 @@ class Engine:
         bundled: bool | None = None,
         search_from: Path | None = None,
         plugins: PluginHost | None = None,
+        select: Callable[[str], bool] | None = None,
     ) -> Engine:
         """Load bundled, plugin and named policies, apply the configuration, choose the evaluator.
 
         ``config`` may be a :class:`Config`, a path, or ``None`` to look for the nearest
         ``serviceflow.toml`` / ``pyproject.toml`` above ``search_from`` (default: the working directory).
         ``plugins`` defaults to discovering installed plugins (``SERVICEFLOW_LOAD_PLUGINS`` chooses;
-        see :mod:`serviceflow.plugins.discovery`).
+        see :mod:`serviceflow.plugins.discovery`). ``select``, given a policy id, says whether it runs
+        (``lint --select/--ignore``); policies it leaves out are not compiled for evaluation.
         """
         if not isinstance(config, Config):
             path = Path(config) if config is not None else find_config(search_from or Path.cwd())
@@ -104,18 +148,16 @@ class Engine:
         paths.extend(config.policy_paths)
         paths.extend(Path(p) for p in policy_paths)
         definitions = load_policies(paths, host.named_conditions)
-        engine = cls(
-            bind_policies(definitions, config),
-            evaluator=evaluator or config.evaluator,
-            definitions=definitions,
-            calendars=config.calendars,
-            plugins=host,
-            enrichers=enricher_chain(host, config),
-        )
+        chosen = evaluator or config.evaluator
+        if chosen not in host.evaluators and evaluator is None:
+            known = ", ".join(sorted(host.evaluators))
+            where = Location(str(config.source) if config.source else None, None, "/evaluator")
+            raise ConfigError(f"unknown evaluator '{chosen}' (evaluators: {known})", where)
+        host.evaluator(chosen)  # an unknown name given directly is an EvaluatorError naming the known
+        validator = validator_for(host)
         # A policy reading a field no schema defines would silently never fire: refuse it up front.
-        wrong_fields = check_field_references(definitions, engine.validator.schemas)
+        wrong_fields = check_field_references(definitions, validator.schemas)
         if wrong_fields:
-            engine.close()
             more = (
                 f" (and {len(wrong_fields) - 1} more; see 'serviceflow policies check')"
                 if len(wrong_fields) > 1
@@ -123,131 +165,129 @@ class Engine:
             )
             first = wrong_fields[0]
             raise PolicyError(first.message + more, first.location, first.policy_id)
-        return engine
+        policies = bind_policies(definitions, config)
+        if select is not None:
+            policies = [policy for policy in policies if select(policy.id)]
+        return cls(
+            policies,
+            evaluator=chosen,
+            validator=validator,
+            definitions=definitions,
+            calendars=config.calendars,
+            plugins=host,
+            enrichers=enricher_chain(host, config),
+        )
+
+    # --- one case -----------------------------------------------------------------------------------
+
+    def evaluate_case(self, case_id: str, records: Iterable[Record], now: datetime) -> CaseResult:
+        """Evaluate one case at ``now``: its violations, pending obligations, engine errors, next change.
+
+        ``records`` are the case's admitted records in any order (they are put in case order here:
+        ``at``, then ``seq``); a record of another case is an error.
+        """
+        _require_aware(now)
+        ordered = sorted(records, key=case_order)
+        for record in ordered:
+            if record.case_id != case_id:
+                raise EvaluatorError(
+                    f"record '{record.id}' belongs to case '{record.case_id}', not '{case_id}'"
+                )
+        outcome = self._evaluator.evaluate_case(case_id, ordered, now)
+        violations: list[Finding] = []
+        pending: list[Finding] = []
+        errors: list[Finding] = []
+        for finding in outcome.findings:
+            status = finding.status
+            (
+                pending if status is Status.PENDING else errors if status is Status.ERROR else violations
+            ).append(finding)
+        moments = [finding.deadline for finding in pending if finding.deadline is not None]
+        moments.extend(moment for moment in outcome.changes if moment > now)
+        later = [record.at for record in ordered if record.at > now]
+        if later:
+            moments.append(min(later))
+        if self._unbounded and self._applies_unbounded(case_id, ordered, now):
+            moments.append(now + self.recheck)
+        return CaseResult(
+            case_id=case_id,
+            now=now,
+            violations=tuple(sorted(violations, key=_report_order)),
+            pending=tuple(sorted(pending, key=_report_order)),
+            engine_errors=tuple(sorted(errors, key=_report_order)),
+            next_change=min(moments) if moments else None,
+            records=len(ordered),
+        )
+
+    def check(
+        self, case_id: str, records: Iterable[Record], proposed: Mapping[str, Any] | Record, now: datetime
+    ) -> CheckResult:
+        """What ``proposed`` (a record as a help desk would send it) would change in the case at ``now``.
+
+        The proposed record is admitted like any other (an invalid one raises :class:`RecordError`
+        with its JSON pointer) and comes after every record of the case in ingestion order. Nothing
+        is kept: this only answers the question.
+        """
+        existing = list(records)
+        seq = max((record.seq for record in existing), default=-1) + 1
+        problems: list[Finding | RecordError] = []
+        record = self.admission.admit(proposed, Location("<proposed>"), seq, problems)
+        for problem in problems:
+            if isinstance(problem, RecordError):
+                raise problem
+        if record.case_id != case_id:
+            raise RecordError(
+                f"the proposed record is for case '{record.case_id}', not '{case_id}'",
+                Location("<proposed>", None, "/case_id"),
+                record.id,
+            )
+        if any(other.id == record.id for other in existing):
+            raise RecordError(
+                f"the case already has a record '{record.id}'", Location("<proposed>", None, "/id"), record.id
+            )
+        before = self.evaluate_case(case_id, existing, now)
+        after = self.evaluate_case(case_id, [*existing, record], now)
+        changes = tuple(transitions(before.findings, after.findings))
+
+        def of(*kinds: TransitionKind, was: bool = False) -> tuple[Finding, ...]:
+            chosen = (change.before if was else change.after for change in changes if change.kind in kinds)
+            return tuple(finding for finding in chosen if finding is not None)
+
+        return CheckResult(
+            case_id=case_id,
+            now=now,
+            record=record,
+            violations=of(TransitionKind.VIOLATED, TransitionKind.BREACHED),
+            pending=of(TransitionKind.OPENED, TransitionKind.REOPENED),
+            fulfils=of(TransitionKind.FULFILLED, TransitionKind.CLEARED, was=True),
+            engine_errors=of(TransitionKind.ERRORED),
+            transitions=changes,
+        )
+
+    # --- a batch --------------------------------------------------------------------------------------
 
     def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
-        """Validate ``records`` (dicts, or Records already validated) and evaluate every case at ``now``.
+        """Admit ``records`` (dicts as exported, or Records) and evaluate every case at ``now``.
 
-        Invalid records are reported in ``input_errors`` and skipped; the others are still evaluated.
+        A record that is refused is reported in ``input_errors`` (origin ``<records>:N``, N counted
+        from 1) and the others are still evaluated.
         """
         _require_aware(now)
-        store = CaseStore(self.validator.schemas)
-        evaluation = Evaluation(now=now)
+        partition = Partition(self.admission, now)
         for index, item in enumerate(records, start=1):
-            self._admit(item, Location("<records>", index), store, evaluation)
-        self._evaluate_store(store, evaluation)
-        return evaluation
+            partition.add(item, Location("<records>", index), index - 1)
+        return partition.evaluate(self.evaluator).freeze()
 
-    def lint(
-        self,
-        sources: Sequence[str | Path],
-        now: datetime,
-        stdin: BinaryIO | None = None,
-        on_progress: ProgressCallback | None = None,
-        input_format: str | None = None,
-    ) -> Evaluation:
-        """Read record files (JSON Lines, JSON arrays, ``.gz``, ``-`` for stdin), validate, evaluate.
-
-        ``input_format`` names an importer (:mod:`serviceflow.importers`) that maps another format, such
-        as a help desk's event log, to records. A malformed or invalid record, or an unreadable file, is
-        reported and skipped; every other record is still evaluated.
-        """
-        reader = self.plugins.reader(input_format or "records")
-        _require_aware(now)
-        store = CaseStore(self.validator.schemas)
-        evaluation = Evaluation(now=now)
-        read = 0
-        for source in reader.expand(sources):
-            try:
-                for item in reader.read([source], stdin):
-                    read += 1
-                    if on_progress is not None and read % PROGRESS_EVERY == 0:
-                        on_progress(read)
-                    if item.error is not None:
-                        evaluation.input_errors.append(item.error)
-                    else:
-                        self._admit(item.data, item.origin, store, evaluation)
-            except InputError as error:
-                evaluation.input_errors.append(error)
-        self._evaluate_store(store, evaluation)
-        return evaluation
-
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> Evaluation:
-        """Evaluate one case whose records are already validated and in case order."""
-        _require_aware(now)
-        evaluation = Evaluation(now=now, cases=1, records=len(records))
-        for finding in self._evaluator.evaluate_case(case_id, records, now):
-            evaluation.add(finding)
-        evaluation.sort()
-        return evaluation
-
-    def _admit(self, item: Any, origin: Location, store: CaseStore, evaluation: Evaluation) -> None:
-        """Validate and enrich one item and keep it for its case, or record why it was rejected."""
-        try:
-            record = item if isinstance(item, Record) else self.validator.to_record(item, origin)
-        except RecordError as error:
-            evaluation.input_errors.append(error)
-            return
-        if self.enrichers and not isinstance(item, Record):
-            record = self._enrich(item, record, origin, evaluation)
-        calendar = record.get("calendar") if record.type == "case_opened" else None
-        if calendar is not None and calendar not in self.calendars:
-            known = ", ".join(sorted(self.calendars))
-            evaluation.input_errors.append(
-                RecordError(
-                    f"unknown calendar '{calendar}' (calendars: {known})",
-                    replace(record.origin or origin, pointer="/calendar"),
-                    record.id,
-                )
-            )
-            return
-        duplicate = store.add(record)
-        if duplicate is not None:
-            evaluation.input_errors.append(duplicate)
-
-    def _enrich(
-        self, data: Mapping[str, Any], record: Record, origin: Location, evaluation: Evaluation
-    ) -> Record:
-        """The record with its enrichers' fields, validated again; as read when an enricher failed."""
-        enriched, failures = self.enrichers.apply(data)
-        for failure in failures:
-            evaluation.add(
-                Finding(
-                    policy=f"enricher:{failure.name}",
-                    severity=Severity.ERROR,
-                    status=Status.ERROR,
-                    case_id=record.case_id,
-                    record_id=record.id,
-                    message=failure.message,
-                    evidence=(record.id,),
-                    origin=record.origin,
-                )
-            )
-        if enriched is None:
-            return record
-        try:
-            return self.validator.to_record(enriched, origin)
-        except RecordError as error:
-            names = ", ".join(enricher.name for enricher in self.enrichers.enrichers)
-            evaluation.input_errors.append(
-                RecordError(f"after enrichment ({names}): {error.message}", error.location, error.record_id)
-            )
-            return record
-
-    def _evaluate_store(self, store: CaseStore, evaluation: Evaluation) -> None:
-        evaluation.records = len(store)
-        evaluation.cases = store.case_count
-        for case_id, case_records in store.cases():
-            for finding in self._evaluator.evaluate_case(case_id, case_records, evaluation.now):
-                evaluation.add(finding)
-        evaluation.sort()
+    @property
+    def evaluator(self) -> Evaluator:
+        """The evaluator the engine uses (wrapped, after :meth:`wrap_evaluator`)."""
+        return self._evaluator
 
     def wrap_evaluator(self, wrap: Callable[[Evaluator], Evaluator]) -> None:
         """Put ``wrap(evaluator)`` in place of the evaluator, for the rest of the engine's life.
 
         The seam for observers that must see every case the engine evaluates (``lint --explain``
-        re-traces the cases with findings, ``explain`` captures one case's records) without a
-        second reading of the input.
+        adds each finding's reason) without a second reading of the input.
         """
         self._evaluator = wrap(self._evaluator)
 
@@ -260,6 +300,14 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _applies_unbounded(self, case_id: str, records: Sequence[Record], now: datetime) -> bool:
+        """Whether a policy whose use of ``$now`` is unbounded has a subject among the visible records."""
+        view = CaseView(case_id, records, now)
+        return any(view.of_types(policy.subject.types) for policy in self._unbounded)
+
+
+def _report_order(finding: Finding) -> tuple[str, str, str, str]:
+    return finding.key
 
 
 def validator_for(plugins: PluginHost) -> RecordValidator:

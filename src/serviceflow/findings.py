@@ -68,6 +68,15 @@ class Finding:
         """Identity used to compare two evaluators' outputs and to sort reports."""
         return (self.case_id, self.policy, self.record_id, self.status.value)
 
+    @property
+    def obligation(self) -> tuple[str, str, str]:
+        """The obligation this finding is about, whatever its status: case, policy, subject record.
+
+        One obligation is pending, then met or broken; transitions (:mod:`serviceflow.transitions`)
+        follow it by this key from one evaluation to the next.
+        """
+        return (self.case_id, self.policy, self.record_id)
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "policy": self.policy,
@@ -87,60 +96,71 @@ class Finding:
         return data
 
 
-@dataclass(slots=True)
+#: How many input errors an evaluation keeps, in input order; the rest are only counted. A file of a
+#: million broken lines must not hold a million messages (or print them): the first ones say what is
+#: wrong, and "and N more" says how much.
+MAX_INPUT_ERRORS = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The result of evaluating records at ``now``: violations, pending obligations and input errors."""
+    """The result of evaluating records at ``now``: what was found, and what could not be read.
+
+    Immutable: build one with an :class:`EvaluationCollector`. Every list is in report order (findings
+    by case, policy and record; input errors in input order), so two evaluations of the same records
+    are equal however the work was split.
+    """
 
     now: datetime
-    findings: list[Finding] = field(default_factory=list)
-    pending: list[Finding] = field(default_factory=list)
-    input_errors: list[InputError] = field(default_factory=list)
-    engine_errors: list[Finding] = field(default_factory=list)
+    violations: tuple[Finding, ...] = ()
+    """Obligations broken at ``now`` (status ``violation``)."""
+    pending: tuple[Finding, ...] = ()
+    """Obligations still open at ``now``, each with its deadline."""
+    engine_errors: tuple[Finding, ...] = ()
     """Findings with status ``error``: a plugin raised while a policy was deciding about a record."""
-    waived: list[WaivedFinding] = field(default_factory=list)
+    input_errors: tuple[InputError, ...] = ()
+    """Records or sources that could not be read or admitted (the first :data:`MAX_INPUT_ERRORS`)."""
+    more_input_errors: int = 0
+    """Input errors beyond those kept in ``input_errors``: counted, not kept."""
+    waived: tuple[WaivedFinding, ...] = ()
     """Violations and pending findings a live waiver covers (:mod:`serviceflow.waivers`): kept for
     reports, never failing the run."""
-    expired_waivers: list[Waiver] = field(default_factory=list)
-    unused_waivers: list[Waiver] = field(default_factory=list)
+    expired_waivers: tuple[Waiver, ...] = ()
+    unused_waivers: tuple[Waiver, ...] = ()
     """Live waivers that matched no finding: stale or misspelt."""
     cases: int = 0
     records: int = 0
+    """Records admitted and evaluated."""
+    rejected: int = 0
+    """Records refused at admission (invalid, duplicate): each has at least one input error."""
 
-    def add(self, finding: Finding) -> None:
-        if finding.status is Status.PENDING:
-            self.pending.append(finding)
-        elif finding.status is Status.ERROR:
-            self.engine_errors.append(finding)
-        else:
-            self.findings.append(finding)
-
-    def sort(self) -> None:
-        self.findings.sort(key=lambda f: f.key)
-        self.pending.sort(key=lambda f: f.key)
-        self.engine_errors.sort(key=lambda f: f.key)
+    @property
+    def input_error_count(self) -> int:
+        """Every input error, including those beyond the ones kept."""
+        return len(self.input_errors) + self.more_input_errors
 
     def worst_severity(self) -> Severity | None:
-        if not self.findings:
+        if not self.violations:
             return None
-        return max((f.severity for f in self.findings), key=lambda s: s.rank)
+        return max((f.severity for f in self.violations), key=lambda s: s.rank)
 
     def fails(self, fail_on: str) -> bool:
         """Whether a violation is at or above ``fail_on`` (a severity, or ``never``)."""
         if fail_on == "never":
             return False
         threshold = Severity(fail_on).rank
-        return any(finding.severity.rank >= threshold for finding in self.findings)
+        return any(finding.severity.rank >= threshold for finding in self.violations)
 
     def summary(self) -> dict[str, Any]:
-        by_policy = Counter(f.policy for f in self.findings)
+        by_policy = Counter(f.policy for f in self.violations)
         pending_by_policy = Counter(f.policy for f in self.pending)
-        by_severity = Counter(f.severity.value for f in self.findings)
+        by_severity = Counter(f.severity.value for f in self.violations)
         return {
             "now": format_datetime(self.now),
             "cases": self.cases,
             "records": self.records,
-            "invalid_records": len(self.input_errors),
-            "violations": len(self.findings),
+            "invalid_records": self.rejected,
+            "violations": len(self.violations),
             "pending": len(self.pending),
             "engine_errors": len(self.engine_errors),
             "waived": len(self.waived),
@@ -151,7 +171,7 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "findings": [f.to_dict() for f in self.findings],
+            "violations": [f.to_dict() for f in self.violations],
             "pending": [f.to_dict() for f in self.pending],
             "waived": [w.to_dict() for w in self.waived],
             "engine_errors": [f.to_dict() for f in self.engine_errors],
@@ -164,7 +184,86 @@ class Evaluation:
                 }
                 for e in self.input_errors
             ],
+            "more_errors": self.more_input_errors,
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
             "unused_waivers": [w.to_dict() for w in self.unused_waivers],
             "summary": self.summary(),
         }
+
+
+class EvaluationCollector:
+    """Gathers findings and input errors as evaluation goes, then :meth:`freeze` s an Evaluation.
+
+    Input errors are kept with their position in ingestion order (``seq``), so errors found by
+    different partitions, or found late (a duplicate settled between partitions), still come out in
+    input order. Collectors of partitions merge with :meth:`merge`.
+    """
+
+    def __init__(self, now: datetime, max_input_errors: int = MAX_INPUT_ERRORS) -> None:
+        self.now = now
+        self.violations: list[Finding] = []
+        self.pending: list[Finding] = []
+        self.engine_errors: list[Finding] = []
+        self.max_input_errors = max_input_errors
+        self._input_errors: list[tuple[int, InputError]] = []
+        self._dropped = 0
+        self.cases = 0
+        self.records = 0
+        self.rejected = 0
+
+    def add(self, finding: Finding) -> None:
+        if finding.status is Status.PENDING:
+            self.pending.append(finding)
+        elif finding.status is Status.ERROR:
+            self.engine_errors.append(finding)
+        else:
+            self.violations.append(finding)
+
+    def add_input_error(self, error: InputError, position: int) -> None:
+        """An item or source that was refused; ``position``: where it was in ingestion order."""
+        self._input_errors.append((position, error))
+        if len(self._input_errors) > 2 * self.max_input_errors:
+            self._trim()
+
+    def _trim(self) -> None:
+        self._input_errors.sort(key=_by_position)
+        self._dropped += len(self._input_errors) - self.max_input_errors
+        del self._input_errors[self.max_input_errors :]
+
+    def merge(self, other: EvaluationCollector) -> None:
+        """Take in what a collector of another partition gathered (same ``now``)."""
+        self.violations.extend(other.violations)
+        self.pending.extend(other.pending)
+        self.engine_errors.extend(other.engine_errors)
+        self._input_errors.extend(other._input_errors)
+        self._dropped += other._dropped
+        self.cases += other.cases
+        self.records += other.records
+        self.rejected += other.rejected
+        if len(self._input_errors) > 2 * self.max_input_errors:
+            self._trim()
+
+    def freeze(self) -> Evaluation:
+        """The evaluation, every list in report order."""
+        self._input_errors.sort(key=_by_position)
+        kept = self._input_errors[: self.max_input_errors]
+        dropped = self._dropped + len(self._input_errors) - len(kept)
+        return Evaluation(
+            now=self.now,
+            violations=tuple(sorted(self.violations, key=_by_key)),
+            pending=tuple(sorted(self.pending, key=_by_key)),
+            engine_errors=tuple(sorted(self.engine_errors, key=_by_key)),
+            input_errors=tuple(error for _, error in kept),
+            more_input_errors=dropped,
+            cases=self.cases,
+            records=self.records,
+            rejected=self.rejected,
+        )
+
+
+def _by_key(finding: Finding) -> tuple[str, str, str, str]:
+    return finding.key
+
+
+def _by_position(item: tuple[int, InputError]) -> int:
+    return item[0]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from serviceflow.contributions import (
         ActionSpec,
         EnricherSpec,
+        EvaluatorSpec,
         PolicyPackSpec,
         ReaderSpec,
         RecordTypeSpec,
@@ -55,7 +56,7 @@ def serviceflow_policy_packs() -> list[PolicyPackSpec]:
     """Policies the plugin ships, as YAML files, and their tests.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.PolicyPackSpec`, each a directory
+        A list of :class:`~serviceflow.plugin.PolicyPackSpec`, each a directory
         (searched recursively; ``*.test.yaml`` files and ``tests/`` folders are not policies) or one
         file, with optionally the directory of its policy tests for ``serviceflow test``.
 
@@ -89,7 +90,7 @@ def serviceflow_record_types() -> list[RecordTypeSpec]:
     """Extra record types and their JSON Schemas.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.RecordTypeSpec` (type name, draft 2020-12
+        A list of :class:`~serviceflow.plugin.RecordTypeSpec` (type name, draft 2020-12
         schema, which may ``$ref`` the common envelope).
 
     Records of these types are validated exactly like the built-in ones (errors name file, line and
@@ -105,7 +106,7 @@ def serviceflow_enrichers() -> list[EnricherSpec]:
     """Derive fields or flags of records before they are evaluated.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.EnricherSpec`. Its ``create(options)``
+        A list of :class:`~serviceflow.plugin.EnricherSpec`. Its ``create(options)``
         receives the ``[enrichers.NAME]`` configuration table and returns ``enrich(type, data)``,
         called with each *valid* record's JSON data; it returns the fields to set (merged into a copy)
         or ``None``.
@@ -123,7 +124,7 @@ def serviceflow_readers() -> list[ReaderSpec]:
     """Input formats: help-desk exports, CRM dumps, phone-system logs read as records.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.ReaderSpec`: a name for
+        A list of :class:`~serviceflow.plugin.ReaderSpec`: a name for
         ``--input-format`` and ``read(sources, stdin)`` yielding one
         :class:`~serviceflow.records.reader.RawItem` per record (its data, or the error that made
         it unreadable, with file and line).
@@ -140,7 +141,7 @@ def serviceflow_reporters() -> list[ReporterSpec]:
     """Output formats for ``lint --format``.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.ReporterSpec`: a name and
+        A list of :class:`~serviceflow.plugin.ReporterSpec`: a name and
         ``render(evaluation, options) -> str``.
 
     A reporter only formats: it must not evaluate, read files or decide exit codes. Not
@@ -154,7 +155,7 @@ def serviceflow_actions() -> list[ActionSpec]:
     """Things to do about a finding: escalate, notify, offer a concession, write to a log.
 
     Returns:
-        A list of :class:`~serviceflow.plugins.contributions.ActionSpec`. ``create(options)``
+        A list of :class:`~serviceflow.plugin.ActionSpec`. ``create(options)``
         receives the ``[actions.NAME]`` configuration table and returns ``act(finding, context)``,
         called once per violation the user asked to act on (``lint --action NAME``; live mode and the
         connectors will call the same functions). It returns a short detail, or raises to report a
@@ -162,5 +163,23 @@ def serviceflow_actions() -> list[ActionSpec]:
 
     Actions must be idempotent per ``finding.key``: a re-run hands the same finding over again. Not
     ``firstresult``: a later plugin's action of the same name wins.
+    """
+    raise NotImplementedError  # pragma: no cover - a specification, never called
+
+
+@hookspec
+def serviceflow_evaluators() -> list[EvaluatorSpec]:
+    """Evaluators of compiled policies: ``--engine NAME`` and ``evaluator = NAME`` choose one.
+
+    Returns:
+        A list of :class:`~serviceflow.plugin.EvaluatorSpec`: a name and ``create(policies,
+        calendars)`` returning an object with ``evaluate_case(case_id, records, now)`` (giving a
+        :class:`~serviceflow.evaluators.base.CaseFindings`) and ``close()``.
+
+    serviceflow ships ``native`` (the reference) and ``durable`` (durable-rules). An evaluator must give
+    the reference's findings for every policy; ``serviceflow test --engine NAME`` runs the policy tests
+    on it, and the conformance suite in serviceflow's own tests shows how to hold it to that. ``create``
+    may raise :class:`~serviceflow.errors.EvaluatorError` when it cannot run here. Not
+    ``firstresult``: a later plugin's evaluator of the same name wins.
     """
     raise NotImplementedError  # pragma: no cover - a specification, never called

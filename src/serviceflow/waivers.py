@@ -24,6 +24,7 @@ end of that day in UTC, so that the waiver still applies all through the day it 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -237,37 +238,58 @@ def _waiver(document: SourceDocument, index: int, entry: dict[str, Any]) -> Waiv
 
 
 def parse_expiry(text: str) -> datetime:
-    """An expiry instant: a date-time with an offset, or a date meaning the end of that day in UTC."""
+    """An expiry instant: a date-time with an offset, or a date meaning the end of that day in UTC.
+
+    The end of 9999-12-31 is one microsecond past what a datetime holds; its last microsecond is
+    used instead (a waiver written to last for ever must not overflow).
+    """
     if _DATE.fullmatch(text):
         day = date.fromisoformat(text)
+        if day == date.max:
+            return datetime.max.replace(tzinfo=UTC)
         return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
     return parse_datetime(text)
 
 
-def apply_waivers(evaluation: Evaluation, waivers: Sequence[Waiver]) -> None:
-    """Move the findings live waivers match into ``evaluation.waived``; record expired and unused ones.
+def apply_waivers(evaluation: Evaluation, waivers: Sequence[Waiver]) -> Evaluation:
+    """The evaluation with the findings live waivers match moved to ``waived``, and the expired and
+    unused waivers recorded.
 
     Apply once per evaluation. Each waived finding names the most specific waiver that matched it
     (a record's before a case's, then the first in the file); every waiver that matched counts as used.
     """
-    live = [waiver for waiver in waivers if waiver.applies_at(evaluation.now)]
-    evaluation.expired_waivers.extend(waiver for waiver in waivers if not waiver.applies_at(evaluation.now))
+    if not waivers:
+        return evaluation
+    now = evaluation.now
+    live = [waiver for waiver in waivers if waiver.applies_at(now)]
+    expired = tuple(waiver for waiver in waivers if not waiver.applies_at(now))
     by_policy: dict[str, list[Waiver]] = {}
     for waiver in sorted(live, key=lambda waiver: -waiver.specificity):  # stable: file order in a tie
         by_policy.setdefault(waiver.policy, []).append(waiver)
     used: set[int] = set()
-    for findings in (evaluation.findings, evaluation.pending):
+    waived = list(evaluation.waived)
+
+    def unwaived(findings: Sequence[Finding]) -> tuple[Finding, ...]:
         kept: list[Finding] = []
         for finding in findings:
             matching = [waiver for waiver in by_policy.get(finding.policy, ()) if waiver.matches(finding)]
             if matching:
                 used.update(id(waiver) for waiver in matching)
-                evaluation.waived.append(WaivedFinding(finding, matching[0]))
+                waived.append(WaivedFinding(finding, matching[0]))
             else:
                 kept.append(finding)
-        findings[:] = kept
-    evaluation.unused_waivers.extend(waiver for waiver in live if id(waiver) not in used)
-    evaluation.waived.sort(key=lambda waived: waived.finding.key)
+        return tuple(kept)
+
+    violations, pending = unwaived(evaluation.violations), unwaived(evaluation.pending)
+    waived.sort(key=lambda item: item.finding.key)
+    return dataclasses.replace(
+        evaluation,
+        violations=violations,
+        pending=pending,
+        waived=tuple(waived),
+        expired_waivers=evaluation.expired_waivers + expired,
+        unused_waivers=evaluation.unused_waivers + tuple(w for w in live if id(w) not in used),
+    )
 
 
 def waiver_warnings(evaluation: Evaluation, policy_ids: Sequence[str] | None = None) -> list[str]:

@@ -24,6 +24,7 @@ from serviceflow.policytest import PolicyTest
 from serviceflow.policytest.report import difference_lines
 from serviceflow.policytest.results import Outcome
 from serviceflow.records import Record, RecordValidator
+from serviceflow.run import evaluate_sources
 from serviceflow.testing import RecordFactory, load_policy_pack, outcomes, policy_test_id
 from serviceflow.timeutil import parse_datetime
 
@@ -57,18 +58,18 @@ def test_the_seed_story_built_with_the_record_factory(load_policy_pack, make_rec
     reason = make_record(
         "note", text="Nobody else is free today; Milo only tomorrow", at="2024-05-06T09:20:00Z"
     )
-    assert pack.evaluate([*records, reason], now="2024-05-07T00:00:00Z").findings == []
+    assert pack.evaluate([*records, reason], now="2024-05-07T00:00:00Z").violations == ()
 
 
 def test_the_plugin_in_an_engine_with_the_core_policies(serviceflow_plugin, serviceflow_engine) -> None:
     with serviceflow_plugin(plugin, "acme") as host:
         assert host.named_conditions["acme-same-technician"].plugin == "acme"
         engine = serviceflow_engine(bundled=True)
-        evaluation = engine.lint([RECORDS], now=parse_datetime("2024-05-08T00:00:00Z"))
-    assert evaluation.input_errors == [] and evaluation.engine_errors == []
-    acme = [(f.case_id, f.record_id) for f in evaluation.findings if f.policy == POLICY]
+        evaluation = evaluate_sources(engine, [RECORDS], now=parse_datetime("2024-05-08T00:00:00Z"))
+    assert evaluation.input_errors == () and evaluation.engine_errors == ()
+    acme = [(f.case_id, f.record_id) for f in evaluation.violations if f.policy == POLICY]
     assert acme == [("milkyway-leak", "mw-05")]
-    assert {f.policy for f in evaluation.findings} > {POLICY}, "the core policies ran too"
+    assert {f.policy for f in evaluation.violations} > {POLICY}, "the core policies ran too"
 
 
 # --- the named conditions on their own -----------------------------------------------------------

@@ -16,6 +16,7 @@ from serviceflow.cli import main
 from serviceflow.errors import Location, RecordError
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.reporters import ReportOptions
+from serviceflow.run import evaluate_sources
 from serviceflow.timeutil import parse_datetime
 
 NOW = parse_datetime("2024-05-09T14:00:00Z")
@@ -107,7 +108,7 @@ def test_the_plugin_declares_the_csv_format(serviceflow_plugin, serviceflow_engi
         spec = host.reporters["csv"]
         assert (spec.plugin, spec.render) == ("csv", render_csv)
         engine = serviceflow_engine(bundled=True)
-        evaluation = engine.lint([EXAMPLES / "leaking-pipe.jsonl"], now=NOW)
+        evaluation = evaluate_sources(engine, [EXAMPLES / "leaking-pipe.jsonl"], now=NOW)
     rows = read(spec.render(evaluation, ReportOptions()))
     assert rows and {row["case"] for row in rows} == {"milkyway-leak"}
     assert all(row["file"].endswith("leaking-pipe.jsonl") and row["line"] for row in rows)

@@ -1,38 +1,51 @@
 """Actions: what to do about a finding (escalate, notify, offer a concession, write to a log).
 
 Plugins declare actions (:func:`serviceflow.hookspecs.serviceflow_actions`); :func:`run_actions`
-hands each violation of an evaluation to each chosen action and collects what happened, so one
-failing action (a CRM that is down) is reported without stopping the others. Live mode and the
-connectors call the same functions; the built-in ``log`` action (:mod:`.log`) writes each finding to
-a log.
+hands each transition that breaks an obligation to each chosen action and collects what happened, so
+one failing action (a CRM that is down) is reported without stopping the others. Live mode delivers
+the same transitions from its outbox; the built-in ``log`` action (:mod:`.log`) writes each finding
+to a log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from serviceflow.contributions import ActionContext, ActionFunction, ActionResult
 from serviceflow.findings import Evaluation
+from serviceflow.transitions import Transition
+
+__all__ = ["act", "failed", "run_actions"]
 
 
-def run_actions(evaluation: Evaluation, actions: Mapping[str, ActionFunction]) -> list[ActionResult]:
-    """Run every action on every violation, in report order; never raises for an action's failure.
+def act(name: str, function: ActionFunction, transition: Transition, context: ActionContext) -> ActionResult:
+    """Run one action on one transition; a failure is a result, never an exception."""
+    finding = transition.finding
+    try:
+        detail = function(finding, context)
+    except Exception as exc:
+        return ActionResult(name, finding.key, False, f"{type(exc).__name__}: {exc}", context.idempotency_key)
+    return ActionResult(name, finding.key, True, detail or "", context.idempotency_key)
 
-    Pending obligations and engine errors are not acted on: the first may still be met, the second
-    is serviceflow's (or a plugin's) problem, not the customer's.
+
+def run_actions(
+    changes: Iterable[Transition],
+    actions: Mapping[str, ActionFunction],
+    now: datetime,
+    evaluation: Evaluation | None = None,
+) -> list[ActionResult]:
+    """Run every action on every transition, in report order; never raises for an action's failure.
+
+    Callers pass the transitions that call for action (:data:`serviceflow.transitions.ACTIONABLE`):
+    pending obligations may still be met, and engine errors are serviceflow's (or a plugin's)
+    problem, not the customer's.
     """
-    context = ActionContext(now=evaluation.now, evaluation=evaluation)
     results: list[ActionResult] = []
-    for finding in evaluation.findings:
-        for name, act in actions.items():
-            try:
-                detail = act(finding, context)
-            except Exception as exc:
-                results.append(
-                    ActionResult(name, finding.key, ok=False, detail=f"{type(exc).__name__}: {exc}")
-                )
-            else:
-                results.append(ActionResult(name, finding.key, ok=True, detail=detail or ""))
+    for change in changes:
+        for name, function in actions.items():
+            context = ActionContext(now, evaluation, change.kind.value, change.idempotency_key(name))
+            results.append(act(name, function, change, context))
     return results
 
 

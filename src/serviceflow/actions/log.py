@@ -1,8 +1,8 @@
 """``log``: the built-in action, writing each finding it is handed to a log.
 
-It is the simplest useful action and the reference for the action contract: idempotent per finding
-key when it writes to a file (a finding already logged there is not written again), one whole line per
-finding, nothing written half. Options (``[actions.log]``):
+It is the simplest useful action and the reference for the action contract: idempotent per
+idempotency key when it writes to a file (a transition already logged there is not written again),
+one whole line per finding, nothing written half. Options (``[actions.log]``):
 
 * ``path``: a JSON Lines file to append to; without it, findings go to the ``serviceflow.actions``
   Python logger at WARNING level, where the embedding application's logging decides what happens.
@@ -42,7 +42,12 @@ def create(options: Mapping[str, Any]) -> ActionFunction:
 
 
 def _entry(finding: Finding, context: ActionContext) -> dict[str, Any]:
-    return {"key": "/".join(finding.key), "now": format_datetime(context.now), **finding.to_dict()}
+    return {
+        "key": context.idempotency_key or "/".join(finding.key),
+        "transition": context.transition,
+        "now": format_datetime(context.now),
+        **finding.to_dict(),
+    }
 
 
 def _to_logger(finding: Finding, context: ActionContext) -> str:
@@ -51,7 +56,7 @@ def _to_logger(finding: Finding, context: ActionContext) -> str:
 
 
 class _JsonLinesLog:
-    """Appends one JSON line per finding not yet in the file (keyed by ``Finding.key``)."""
+    """Appends one JSON line per transition not yet in the file (keyed by its idempotency key)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -1,4 +1,8 @@
-"""``serviceflow lint``: evaluate record files against the policies and report the findings."""
+"""``serviceflow lint``: evaluate record files against the policies and report the findings.
+
+The command parses options, builds the engine and renders: the run itself (reading, evaluation,
+waivers, actions, exit status) is :func:`serviceflow.run.lint`.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +11,37 @@ from pathlib import Path
 
 import click
 
-from serviceflow.actions import failed, run_actions
 from serviceflow.cli.options import (
     build_engine,
     debug_option,
     engine_option,
     input_format_option,
+    jobs_option,
     load_user_config,
     now_option,
     output_option,
     plugin_host,
     plugin_options,
+    policy_selection,
     policy_source_options,
+    selection_options,
 )
-from serviceflow.cli.output import echo_errors, emit_report, stderr_is_terminal, use_color
+from serviceflow.cli.output import check_output_path, echo_errors, emit_report, stderr_is_terminal, use_color
+from serviceflow.cli.progress import TerminalProgress
 from serviceflow.config import FAIL_LEVELS
-from serviceflow.contributions import ActionFunction
+from serviceflow.contributions import ReporterSpec
 from serviceflow.explain.reasons import explain_findings
-from serviceflow.findings import Evaluation
-from serviceflow.plugins import ReporterSpec
-from serviceflow.reporters import REPORTERS, ReportOptions, summary_line
+from serviceflow.reporters import ReportOptions, summary_line
+from serviceflow.run import LintResult
+from serviceflow.run import lint as run_lint
 from serviceflow.timeutil import utc_now
-from serviceflow.waivers import apply_waivers, load_waivers, waiver_warnings
-
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_INPUT_ERRORS = 2
-
-
-def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
-    """2 when any input was bad or a plugin failed, else 1 when a violation is at or above ``fail_on``."""
-    if evaluation.input_errors or evaluation.engine_errors:
-        return EXIT_INPUT_ERRORS
-    return EXIT_FINDINGS if evaluation.fails(fail_on) else EXIT_CLEAN
+from serviceflow.waivers import load_waivers, waiver_warnings
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @policy_source_options
+@selection_options
 @now_option
 @engine_option()
 @click.option(
@@ -53,7 +50,7 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     default="text",
     show_default=True,
     metavar="FORMAT",
-    help=f"Report format: {', '.join(REPORTERS)}, or a plugin's (see 'serviceflow plugins').",
+    help="Report format: text, json, sarif, junit, github, or a plugin's (see 'serviceflow plugins').",
 )
 @click.option(
     "--fail-on",
@@ -85,6 +82,7 @@ def exit_code_for(evaluation: Evaluation, fail_on: str) -> int:
     help="Say why each finding fired: the first condition that failed, with the values compared "
     "(the native evaluator is traced again on the cases that have findings).",
 )
+@jobs_option
 @input_format_option
 @plugin_options
 @debug_option
@@ -93,6 +91,8 @@ def lint(
     policy_paths: tuple[Path, ...],
     config_path: Path | None,
     no_bundled: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
     now: datetime | None,
     evaluator: str | None,
     report_format: str,
@@ -103,65 +103,77 @@ def lint(
     show_waived: bool,
     actions: tuple[str, ...],
     explain: bool,
+    jobs: int,
 ) -> None:
     """Check records against the policies, case by case, as of --now.
 
-    PATH is a JSON Lines or JSON array file (optionally .gz), a directory of them, or - for stdin;
+    PATH is a JSON Lines or JSON array file (optionally gzip), a directory of them, or - for stdin;
     with --input-format, a help-desk event log in that format.
     Malformed or invalid records are reported on stderr and skipped; the other records are still
     evaluated and reported, and the exit status is 2.
     Waived findings do not count for --fail-on; expired and unused waivers are warnings on stderr.
+
+    \b
+    Exit status: 0 clean, 1 a violation at or above --fail-on, 2 input, configuration or engine
+    errors or a failed action, 3 internal error, 130 interrupted.
     """
     config = load_user_config(config_path)
     # Read before evaluating, so that a broken waivers file fails fast rather than after a long run.
     waivers_file = waivers_path or config.waivers
     waivers = load_waivers(waivers_file) if waivers_file is not None else []
+    if output is not None:
+        check_output_path(output, [*map(Path, (p for p in paths if p != "-")), *filter(None, [waivers_file])])
     evaluated_at = now if now is not None else utc_now()
     reporter = choose_reporter(report_format)
     act = plugin_host().action_functions(list(actions), config.actions) if actions else {}
-    with build_engine(config, policy_paths, no_bundled, evaluator) as engine:
+    chosen = policy_selection(select, ignore)
+    with build_engine(config, policy_paths, no_bundled, evaluator, select=chosen) as engine:
         if explain:
             explain_findings(engine)
-        progress = _Progress() if stderr_is_terminal() else None
+        progress = TerminalProgress() if stderr_is_terminal() else None
         try:
             # stdin=None: the library reads sys.stdin.buffer for "-" at the time it gets there.
-            evaluation = engine.lint(
-                list(paths), evaluated_at, on_progress=progress, input_format=input_format
+            result = run_lint(
+                engine,
+                list(paths),
+                evaluated_at,
+                input_format=input_format,
+                waivers=waivers,
+                actions=act,
+                fail_on=fail_on or config.fail_on,
+                jobs=jobs,
+                progress=progress,
             )
         finally:
             if progress is not None:
                 progress.clear()
-        policies = list(engine.policies)
-    apply_waivers(evaluation, waivers)
+    _report(result, reporter, output, show_waived)
+    click.get_current_context().exit(result.exit_status)
+
+
+def _report(result: LintResult, reporter: ReporterSpec, output: Path | None, show_waived: bool) -> None:
+    evaluation = result.evaluation
     echo_errors(evaluation.input_errors)
-    for warning in waiver_warnings(evaluation, [policy.id for policy in policies]):
+    if evaluation.more_input_errors:
+        click.echo(
+            f"serviceflow: ... and {evaluation.more_input_errors:,} more input errors (not shown)", err=True
+        )
+    for warning in waiver_warnings(evaluation, [policy.id for policy in result.policies]):
         click.echo(f"serviceflow: warning: {warning}", err=True)
     color = use_color(output)
-    options = ReportOptions(policies=policies, color=color, show_waived=show_waived)
-    report = reporter.render(evaluation, options)
-    emit_report(report, output, color=color)
+    options = ReportOptions(policies=result.policies, color=color, show_waived=show_waived)
+    emit_report(reporter.render(evaluation, options), output, color=color)
     if output is not None:
         click.echo(f"serviceflow: wrote {output}: {summary_line(evaluation)}", err=True)
-    status = exit_code_for(evaluation, fail_on or config.fail_on)
-    if act and _run_actions(evaluation, act):
-        status = EXIT_INPUT_ERRORS
-    click.get_current_context().exit(status)
-
-
-def _run_actions(evaluation: Evaluation, act: dict[str, ActionFunction]) -> int:
-    """Run the chosen actions on the violations; name each failure on stderr; return how many failed."""
-    results = run_actions(evaluation, act)
-    failures = failed(results)
-    for result in failures:
+    for failure in result.failed_actions:
         click.echo(
-            f"serviceflow: error: action '{result.action}' failed for {'/'.join(result.finding_key)}: "
-            f"{result.detail}",
+            f"serviceflow: error: action '{failure.action}' failed for {'/'.join(failure.finding_key)}: "
+            f"{failure.detail}",
             err=True,
         )
-    done = len(results) - len(failures)
-    if results:
-        click.echo(f"serviceflow: actions: {done} done, {len(failures)} failed", err=True)
-    return len(failures)
+    if result.actions:
+        done = len(result.actions) - len(result.failed_actions)
+        click.echo(f"serviceflow: actions: {done} done, {len(result.failed_actions)} failed", err=True)
 
 
 def choose_reporter(name: str) -> ReporterSpec:
@@ -172,18 +184,3 @@ def choose_reporter(name: str) -> ReporterSpec:
             f"unknown format {name!r} (formats: {', '.join(reporters)})", param_hint="'--format'"
         )
     return reporters[name]
-
-
-class _Progress:
-    """A one-line record counter on a terminal's stderr, for runs long enough to report progress."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, records_read: int) -> None:
-        self.shown = True
-        click.echo(f"\rserviceflow: {records_read:,} records read", nl=False, err=True)
-
-    def clear(self) -> None:
-        if self.shown:
-            click.echo("\r\x1b[K", nl=False, err=True)

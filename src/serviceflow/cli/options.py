@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -10,10 +11,10 @@ from typing import Any, TypeVar
 
 import click
 
-from serviceflow.config import EVALUATORS, Config, find_config, load_config
+from serviceflow.config import Config, find_config, load_config
 from serviceflow.engine import Engine
-from serviceflow.importers import importer_names
 from serviceflow.plugins import PluginHost, discover
+from serviceflow.records.raw import RECORDS_FORMAT
 from serviceflow.timeutil import parse_datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,8 +23,6 @@ DEBUG_KEY = "serviceflow.debug"
 PLUGINS_DIRS_KEY = "serviceflow.plugins_dirs"
 STRICT_PLUGINS_KEY = "serviceflow.strict_plugins"
 HOST_KEY = "serviceflow.host"
-#: The --input-format value for serviceflow's own JSON Lines / JSON array record files.
-RECORDS_FORMAT = "records"
 DEBUG_ENV = "SERVICEFLOW_DEBUG"
 
 
@@ -134,8 +133,9 @@ def input_format_option(function: F) -> F:
         default=RECORDS_FORMAT,
         show_default=True,
         metavar="FORMAT",
-        help=f"Format of PATH: {', '.join([RECORDS_FORMAT, *importer_names()])}, or a plugin's "
-        "(see 'serviceflow plugins'); help-desk event logs are mapped to records (docs/importers.md).",
+        help="Format of PATH: records (serviceflow's JSON Lines or JSON arrays), an importer's "
+        "(servicenow-incidents, bpic2013-incidents, bpic2014-incidents, helpdesk-log, ...) or a plugin's; "
+        "'serviceflow plugins' lists them all (docs/importers.md).",
     )(function)
 
 
@@ -161,17 +161,78 @@ def output_option(function: F) -> F:
 
 
 def engine_option(purpose: str = "Evaluator") -> Callable[[F], F]:
-    """``--engine native|durable``; ``None`` means the configuration's choice."""
+    """``--engine NAME`` (native, durable or a plugin's); ``None`` means the configuration's choice.
+
+    Not a ``click.Choice``: plugins add evaluators, known only once they are loaded; the engine
+    refuses an unknown name and lists the known ones.
+    """
 
     def decorate(function: F) -> F:
         return click.option(
             "--engine",
             "evaluator",
-            type=click.Choice(EVALUATORS),
-            help=f"{purpose}. Default: 'evaluator' in the configuration, else native.",
+            metavar="NAME",
+            help=f"{purpose}: native, durable, or a plugin's. Default: 'evaluator' in the configuration, "
+            "else native.",
         )(function)
 
     return decorate
+
+
+def _parse_jobs(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise click.BadParameter(f"{value!r} is not a positive number of processes or 'auto'", ctx, param)
+    return jobs
+
+
+def jobs_option(function: F) -> F:
+    """``--jobs N|auto``: worker processes; the output is the same for every N."""
+    return click.option(
+        "--jobs",
+        "-j",
+        default="1",
+        show_default=True,
+        callback=_parse_jobs,
+        metavar="N",
+        help="Worker processes to split the cases between ('auto': one per CPU). The report is the same.",
+    )(function)
+
+
+def selection_options(function: F) -> F:
+    """``--select``/``--ignore``: policies by id or glob, as ruff chooses rules."""
+    function = click.option(
+        "--ignore",
+        multiple=True,
+        metavar="ID",
+        help="Leave out policies whose id matches (a glob such as 'tone-*'; comma-separated or repeated).",
+    )(function)
+    return click.option(
+        "--select",
+        multiple=True,
+        metavar="ID",
+        help="Run only policies whose id matches (a glob such as 'tone-*'; comma-separated or repeated).",
+    )(function)
+
+
+def policy_selection(select: Sequence[str], ignore: Sequence[str]) -> Callable[[str], bool] | None:
+    """A predicate on policy ids for ``--select``/``--ignore`` (``None``: every policy runs)."""
+    chosen = [pattern for value in select for pattern in value.split(",") if pattern.strip()]
+    left_out = [pattern for value in ignore for pattern in value.split(",") if pattern.strip()]
+    if not chosen and not left_out:
+        return None
+
+    def runs(policy_id: str) -> bool:
+        if chosen and not any(fnmatch.fnmatchcase(policy_id, pattern.strip()) for pattern in chosen):
+            return False
+        return not any(fnmatch.fnmatchcase(policy_id, pattern.strip()) for pattern in left_out)
+
+    return runs
 
 
 def parse_datetime_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -198,6 +259,7 @@ def build_engine(
     policy_paths: Sequence[Path],
     no_bundled: bool,
     evaluator: str | None = None,
+    select: Callable[[str], bool] | None = None,
 ) -> Engine:
     """The engine the options describe; ``evaluator`` ``None`` means the configuration's choice."""
     return Engine.from_config(
@@ -206,4 +268,5 @@ def build_engine(
         evaluator=evaluator,
         bundled=False if no_bundled else None,
         plugins=plugin_host(),
+        select=select,
     )

@@ -2,52 +2,68 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from serviceflow.cli.options import debug_option, input_format_option, plugin_host, plugin_options
-from serviceflow.engine import validator_for
-from serviceflow.errors import InputError
+from serviceflow.cli.options import (
+    debug_option,
+    input_format_option,
+    jobs_option,
+    plugin_host,
+    plugin_options,
+)
+from serviceflow.cli.output import stderr_is_terminal
+from serviceflow.cli.progress import TerminalProgress
+from serviceflow.engine import Engine
+from serviceflow.errors import RecordError
+from serviceflow.run import EXIT_ERRORS, evaluate_sources
+from serviceflow.timeutil import utc_now
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@jobs_option
 @input_format_option
 @plugin_options
 @debug_option
-def validate(paths: tuple[str, ...], input_format: str) -> None:
+def validate(paths: tuple[str, ...], input_format: str, jobs: int) -> None:
     """Check that every record is well-formed JSON and matches its type's schema.
 
     With --input-format, PATH is a help-desk event log: each of its rows must be readable and every
     record the importer makes from it must match its schema.
 
-    Every error is printed as FILE:LINE: /POINTER: MESSAGE. Exit status 0 when all records are valid,
-    2 when any is not (or a file cannot be read). Duplicate ids and policies are not checked here.
+    Every error is printed as FILE:LINE: /POINTER: MESSAGE (the first 1,000; then how many more).
+    Exit status 0 when all records are valid, 2 when any is not (or a file cannot be read).
+    Duplicate ids and policies are not checked here: lint checks them.
     """
-    host = plugin_host()
-    validator = validator_for(host)  # the built-in record types and the plugins'
-    reader = host.reader(input_format)
-    valid = invalid = unreadable = 0
-    # One source at a time, so that an unreadable file does not hide the files after it.
-    for source in reader.expand(paths):
-        try:
-            for item in reader.read([source], None):
-                errors = (
-                    [item.error] if item.error is not None else validator.iter_errors(item.data, item.origin)
-                )
-                for error in errors:
-                    click.echo(str(error))
-                if errors:
-                    invalid += 1
-                else:
-                    valid += 1
-        except InputError as error:
-            click.echo(str(error))
-            unreadable += 1
+    # No policies: an engine that only admits (the built-in record types and the plugins').
+    engine = Engine([], plugins=plugin_host())
+    progress = TerminalProgress() if stderr_is_terminal() else None
+    try:
+        evaluation = evaluate_sources(
+            engine,
+            [Path(p) if p != "-" else p for p in paths],
+            utc_now(),
+            input_format=input_format,
+            jobs=jobs,
+            progress=progress,
+            validate_only=True,
+        )
+    finally:
+        if progress is not None:
+            progress.clear()
+    for error in evaluation.input_errors:
+        click.echo(str(error))
+    if evaluation.more_input_errors:
+        click.echo(f"... and {evaluation.more_input_errors:,} more errors")
+    valid, invalid = evaluation.records, evaluation.rejected
+    unreadable = sum(1 for error in evaluation.input_errors if not isinstance(error, RecordError))
     ctx = click.get_current_context()
-    if invalid or unreadable:
+    if evaluation.input_error_count:
         problems = [f"{invalid} of {valid + invalid} records invalid"]
-        if unreadable:
+        if unreadable > 0:
             problems.append(f"{unreadable} {'source' if unreadable == 1 else 'sources'} unreadable")
         click.echo("; ".join(problems), err=True)
-        ctx.exit(2)
+        ctx.exit(EXIT_ERRORS)
     click.echo(f"{valid} {'record' if valid == 1 else 'records'} valid", err=True)

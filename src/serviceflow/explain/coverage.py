@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from serviceflow.batch import Partition
 from serviceflow.calendars import ALWAYS, Calendar
-from serviceflow.errors import EvaluatorError, InputError
+from serviceflow.errors import EvaluatorError, InputError, Location
 from serviceflow.evaluators.native import Fn, Frame, NativeEvaluator
-from serviceflow.explain.admission import admit_records
 from serviceflow.explain.wording import clause_text, line_of
 from serviceflow.policy import ir
 from serviceflow.policy.ir import CompiledPolicy
-from serviceflow.records import RecordValidator
+from serviceflow.records import Admission, RecordValidator
 from serviceflow.records.model import Record
 
 __all__ = ["ClauseCoverage", "CoverageCollector", "PolicyCoverage", "policy_clauses"]
@@ -108,10 +108,11 @@ class CoverageCollector:
         """
         if now.tzinfo is None:
             raise EvaluatorError(f"'now' must be a date-time with a time zone offset, got {now!r}")
-        store, errors = admit_records(records, self.validator, self.calendars)
-        self.input_errors.extend(errors)
-        for case_id, case_records in store.cases():
-            self._evaluator.evaluate_case(case_id, case_records, now)
+        partition = Partition(Admission(self.validator, None, self.calendars), now)
+        for index, item in enumerate(records, start=1):
+            partition.add(item, Location("<records>", index), index - 1)
+        partition.evaluate(self._evaluator)
+        self.input_errors.extend(partition.collector.freeze().input_errors)
 
     def report(self) -> list[PolicyCoverage]:
         """Each policy's clauses, in the order they appear in the policy, with their outcomes so far."""
@@ -135,7 +136,7 @@ def policy_clauses(policy: CompiledPolicy) -> list[ir.Cond]:
     """Every condition of ``policy`` that has a source pointer, in the policy's order."""
     roots: list[Any] = [
         policy.subject,
-        *(let.expr for let in policy.lets),
+        *(let.expr for let in policy.own_lets),
         policy.when,
         policy.require,
         policy.by,

@@ -1,9 +1,9 @@
 """Explain one case: for each policy and each candidate record, whether it fired and why (or why not).
 
 This is the library behind ``serviceflow explain``; it imports no CLI code. A case is read as ``lint``
-reads it (:func:`read_case`: the engine's readers, validation and enrichment), then traced with the
-native evaluator (:func:`explain_case`); :mod:`serviceflow.explain.report` renders the result as text
-or JSON.
+reads it (:func:`read_case`: the same reading and admission, :func:`serviceflow.run.read_sources_into`),
+then traced with the native evaluator (:func:`explain_case`); :mod:`serviceflow.explain.report`
+renders the result as text or JSON.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import BinaryIO
 from serviceflow.calendars import Calendar
 from serviceflow.engine import Engine
 from serviceflow.errors import InputError, PolicyError, ServiceflowError
-from serviceflow.evaluators.base import Evaluator
-from serviceflow.explain.observe import CaseCapture, wrap_evaluator
 from serviceflow.explain.trace import CaseTrace, SubjectTrace, TracingEvaluator
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.records.model import Record
+from serviceflow.records.raw import RECORDS_FORMAT
+from serviceflow.run import read_sources_into
 
 __all__ = ["CaseRecords", "Explanation", "explain_case", "read_case", "select_policies"]
 
@@ -58,24 +58,18 @@ def read_case(
     input_format: str | None = None,
     stdin: BinaryIO | None = None,
 ) -> CaseRecords:
-    """The records of ``case_id`` in ``sources``, admitted exactly as ``engine.lint`` admits them.
+    """The records of ``case_id`` in ``sources``, admitted exactly as ``lint`` admits them.
 
-    The engine is used up: its evaluator is replaced by one that keeps the case and evaluates nothing.
     Raises :class:`ServiceflowError` naming the cases there are when ``case_id`` is not one of them.
     """
-    capture: CaseCapture | None = None
-
-    def capturing(inner: Evaluator) -> Evaluator:
-        nonlocal capture
-        capture = CaseCapture(case_id, inner)
-        return capture
-
-    wrap_evaluator(engine, capturing)
-    evaluation = engine.lint(list(sources), now, stdin=stdin, input_format=input_format)
-    assert capture is not None
-    if capture.records is None:
-        raise ServiceflowError(f"no case '{case_id}' in the records ({_known(capture.case_ids)})")
-    return CaseRecords(case_id, capture.records, list(evaluation.input_errors))
+    reader = engine.plugins.reader(input_format or RECORDS_FORMAT)
+    partition = read_sources_into(engine, reader, list(sources), now, stdin=stdin)
+    case_ids = partition.buffer.case_ids()
+    errors = list(partition.collector.freeze().input_errors)
+    for found, records in partition.buffer.cases():
+        if found == case_id:
+            return CaseRecords(case_id, records, errors)
+    raise ServiceflowError(f"no case '{case_id}' in the records ({_known(case_ids)})")
 
 
 def _known(case_ids: Sequence[str]) -> str:

@@ -7,11 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from serviceflow.engine import Engine
-from serviceflow.evaluators.base import Evaluator
-from serviceflow.explain.observe import wrap_evaluator
+from serviceflow.evaluators.base import CaseFindings, Evaluator
 from serviceflow.explain.trace import TracingEvaluator
 from serviceflow.explain.wording import reason
-from serviceflow.findings import Finding
 from serviceflow.records.model import Record
 
 __all__ = ["ExplainingEvaluator", "explain_findings"]
@@ -20,7 +18,7 @@ __all__ = ["ExplainingEvaluator", "explain_findings"]
 def explain_findings(engine: Engine) -> None:
     """Make ``engine`` give every finding it reports its reason (:attr:`Finding.reason`)."""
     tracing = TracingEvaluator(engine.policies, engine.calendars)
-    wrap_evaluator(engine, lambda inner: ExplainingEvaluator(inner, tracing))
+    engine.wrap_evaluator(lambda inner: ExplainingEvaluator(inner, tracing))
 
 
 class ExplainingEvaluator:
@@ -37,16 +35,16 @@ class ExplainingEvaluator:
         self.name = inner.name
         self.tracing = tracing
 
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
-        findings = self.inner.evaluate_case(case_id, records, now)
-        if not findings:
-            return findings
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
+        outcome = self.inner.evaluate_case(case_id, records, now)
+        if not outcome.findings:
+            return outcome
         trace = self.tracing.trace_case(case_id, records, now)
         explained = []
-        for finding in findings:
+        for finding in outcome.findings:
             subject = trace.for_finding(finding)
             explained.append(replace(finding, reason=reason(subject)) if subject is not None else finding)
-        return explained
+        return CaseFindings(explained, outcome.changes)
 
     def close(self) -> None:
         self.tracing.close()

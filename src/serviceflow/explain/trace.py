@@ -29,10 +29,12 @@ from enum import StrEnum
 from typing import Any
 
 from serviceflow.calendars import Calendar
+from serviceflow.evaluators.base import CaseFindings
 from serviceflow.evaluators.native import Fn, Frame, NativeEvaluator
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.policy.ir import CompiledPolicy
+from serviceflow.policy.timing import WATCH_PREFIX
 from serviceflow.records.model import Record
 
 __all__ = ["CaseTrace", "SubjectTrace", "TraceNode", "TraceRecorder", "TracingEvaluator", "Verdict"]
@@ -227,7 +229,8 @@ class TraceRecorder:
             subject.by = entry
         else:
             name = next(let.name for let in policy.lets if let.expr is node)
-            subject.lets.append((name, entry))
+            if not name.startswith(WATCH_PREFIX):  # the hidden lets next_change reads are not the author's
+                subject.lets.append((name, entry))
 
 
 def _names_bound_for(parent: Node, child: Node) -> tuple[str, ...]:
@@ -257,7 +260,7 @@ class TracingEvaluator:
         """Evaluate one case (records validated, in case order) and return its trace."""
         self._recorder.take()
         try:
-            findings = self._evaluator.evaluate_case(case_id, records, now)
+            findings = self._evaluator.evaluate_case(case_id, records, now).findings
         finally:
             subjects = self._recorder.take()
         by_key = {(finding.policy, finding.record_id): finding for finding in findings}
@@ -266,9 +269,13 @@ class TracingEvaluator:
         visible = [record for record in records if record.at <= now]
         return CaseTrace(case_id, now, visible, findings, subjects)
 
-    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> list[Finding]:
+    def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
         """The findings alone, so that a tracing evaluator can stand wherever an evaluator does."""
-        return self.trace_case(case_id, records, now).findings
+        self._recorder.take()
+        try:
+            return self._evaluator.evaluate_case(case_id, records, now)
+        finally:
+            self._recorder.take()
 
     def close(self) -> None:
         self._evaluator.close()

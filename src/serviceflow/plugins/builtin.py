@@ -1,37 +1,41 @@
 """serviceflow's own contributions, registered as a plugin like any other.
 
-Every hook here is ``trylast``: the bundled policies, readers, reporters, the ``phrase-flags``
-enricher and the ``log`` action are defaults that any installed plugin can replace by declaring the
-same name. Nothing here is special-cased elsewhere: ``serviceflow plugins`` lists it as
-``serviceflow``.
+Every hook here is ``trylast``: the bundled policies, readers, reporters, evaluators, the
+``phrase-flags`` enricher and the ``log`` action are defaults that any installed plugin can replace by
+declaring the same name. Nothing here is special-cased elsewhere: ``serviceflow plugins`` lists it as
+``serviceflow``, and the plugin host is the one registry of all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from serviceflow.actions import log
+from serviceflow.calendars import Calendar
 from serviceflow.contributions import (
     ActionSpec,
     EnricherSpec,
+    EvaluatorSpec,
     PolicyPackSpec,
     ReaderSpec,
     ReporterSpec,
 )
 from serviceflow.enrichers import phrase_flags
+from serviceflow.errors import EvaluatorError
+from serviceflow.evaluators.base import Evaluator
+from serviceflow.evaluators.native import NativeEvaluator
 from serviceflow.hookspecs import hookimpl
-from serviceflow.importers import IMPORTERS, TicketLogImporter
+from serviceflow.importers import BUILT_IN_IMPORTERS, TicketLogImporter
 from serviceflow.importers.csvlog import expand_csv_sources
+from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.policy.loader import bundled_policy_dir
-from serviceflow.records.reader import expand_sources, read_source
-from serviceflow.reporters import REPORTERS
-
-RECORDS_FORMAT = "records"
-_REPORTER_DESCRIPTIONS = {
-    "text": "findings by case, for people",
-    "json": "one JSON object: findings, pending, errors, summary",
-    "sarif": "SARIF 2.1.0 for code-scanning dashboards",
-    "junit": "JUnit XML, one test per policy, for CI systems",
-    "github": "GitHub Actions workflow commands (annotations)",
-}
+from serviceflow.records.raw import RECORDS_FORMAT
+from serviceflow.records.reader import expand_sources, read_records
+from serviceflow.reporters.github import render_github
+from serviceflow.reporters.json_report import render_json
+from serviceflow.reporters.junit import render_junit
+from serviceflow.reporters.sarif import render_sarif
+from serviceflow.reporters.text import render_text
 
 
 @hookimpl(trylast=True)
@@ -45,11 +49,11 @@ def serviceflow_policy_packs() -> list[PolicyPackSpec]:
 def serviceflow_readers() -> list[ReaderSpec]:
     records = ReaderSpec(
         RECORDS_FORMAT,
-        lambda sources, stdin: (item for source in sources for item in read_source(source, stdin)),
-        "serviceflow records: JSON Lines or JSON arrays, optionally .gz; - for stdin",
+        read_records,
+        "serviceflow records: JSON Lines or JSON arrays, optionally gzip; - for stdin",
         expand=expand_sources,
     )
-    return [records, *(_importer_reader(importer) for importer in IMPORTERS.values())]
+    return [records, *(_importer_reader(importer()) for importer in BUILT_IN_IMPORTERS)]
 
 
 def _importer_reader(importer: TicketLogImporter) -> ReaderSpec:
@@ -64,8 +68,34 @@ def _importer_reader(importer: TicketLogImporter) -> ReaderSpec:
 @hookimpl(trylast=True)
 def serviceflow_reporters() -> list[ReporterSpec]:
     return [
-        ReporterSpec(name, render, _REPORTER_DESCRIPTIONS.get(name, "")) for name, render in REPORTERS.items()
+        ReporterSpec("text", render_text, "findings by case, for people"),
+        ReporterSpec("json", render_json, "one JSON object: violations, pending, errors, summary"),
+        ReporterSpec("sarif", render_sarif, "SARIF 2.1.0 for code-scanning dashboards"),
+        ReporterSpec("junit", render_junit, "JUnit XML, one test per policy, for CI systems"),
+        ReporterSpec("github", render_github, "GitHub Actions workflow commands (annotations)"),
     ]
+
+
+@hookimpl(trylast=True)
+def serviceflow_evaluators() -> list[EvaluatorSpec]:
+    return [
+        EvaluatorSpec("native", NativeEvaluator, "the reference evaluator, in plain Python"),
+        EvaluatorSpec(
+            "durable", _durable, "durable-rules' Rete network (extra 'durable'; CPython 3.11, 3.12)"
+        ),
+    ]
+
+
+def _durable(policies: Sequence[CompiledPolicy], calendars: Mapping[str, Calendar]) -> Evaluator:
+    """The durable evaluator, imported only when chosen: durable-rules is an optional dependency."""
+    try:
+        from serviceflow.evaluators.durable import DurableEvaluator
+    except ImportError as exc:
+        raise EvaluatorError(
+            "the durable evaluator needs durable-rules, which installs on CPython 3.11 and 3.12: "
+            f"pip install 'serviceflow[durable]' ({exc})"
+        ) from None
+    return DurableEvaluator(policies, calendars)
 
 
 @hookimpl(trylast=True)

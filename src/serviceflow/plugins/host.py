@@ -29,6 +29,7 @@ from serviceflow.contributions import (
     ActionFunction,
     ActionSpec,
     EnricherSpec,
+    EvaluatorSpec,
     PluginFailure,
     PluginInfo,
     PolicyPackSpec,
@@ -36,7 +37,7 @@ from serviceflow.contributions import (
     RecordTypeSpec,
     ReporterSpec,
 )
-from serviceflow.errors import ConfigError, InputError, PluginError, ServiceflowError
+from serviceflow.errors import ConfigError, EvaluatorError, InputError, PluginError, ServiceflowError
 
 BUILTIN_NAME = "serviceflow"
 
@@ -51,6 +52,7 @@ _HOOKS: dict[str, tuple[type, bool]] = {
     "serviceflow_readers": (ReaderSpec, True),
     "serviceflow_reporters": (ReporterSpec, True),
     "serviceflow_actions": (ActionSpec, True),
+    "serviceflow_evaluators": (EvaluatorSpec, True),
 }
 
 
@@ -156,6 +158,19 @@ class PluginHost:
     @property
     def actions(self) -> dict[str, ActionSpec]:
         return self._by_name("serviceflow_actions")
+
+    @property
+    def evaluators(self) -> dict[str, EvaluatorSpec]:
+        return self._by_name("serviceflow_evaluators")
+
+    def evaluator(self, name: str) -> EvaluatorSpec:
+        """The evaluator called ``name``; an unknown name is an EvaluatorError listing the known."""
+        try:
+            return self.evaluators[name]
+        except KeyError:
+            raise EvaluatorError(
+                f"unknown evaluator '{name}' (evaluators: {', '.join(sorted(self.evaluators))})"
+            ) from None
 
     def reader(self, name: str) -> ReaderSpec:
         """The reader for ``--input-format name``; an unknown name is an InputError listing the known."""

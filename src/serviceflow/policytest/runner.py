@@ -19,10 +19,12 @@ from collections.abc import Iterable, Sequence
 from serviceflow.config import CASE_CALENDAR, PolicySettings
 from serviceflow.engine import Engine
 from serviceflow.errors import EvaluatorError, Location, PolicyError, RecordError, ServiceflowError
+from serviceflow.findings import Finding
+from serviceflow.plugins import PluginHost
 from serviceflow.policy import CompiledPolicy, PolicyDefinition
 from serviceflow.policytest.format import PolicyTest, PolicyTestError, PolicyTestFile
 from serviceflow.policytest.results import Outcome, PolicyTestResult, SuiteResult, TestRun, compare
-from serviceflow.records import Record, RecordValidator
+from serviceflow.records import Admission, Record, RecordValidator
 from serviceflow.records.reader import read_source
 
 _NO_CALENDAR = "none"
@@ -36,10 +38,14 @@ class PolicyTestRunner:
         definitions: Iterable[PolicyDefinition],
         evaluator: str = "native",
         validator: RecordValidator | None = None,
+        plugins: PluginHost | None = None,
     ) -> None:
+        """``plugins`` supplies the evaluators (default: the built-in ones)."""
         self.definitions = {definition.id: definition for definition in definitions}
         self.evaluator = evaluator
         self.validator = validator or RecordValidator()
+        self.plugins = plugins
+        self._admission = Admission(self.validator)
 
     def check(self, test_file: PolicyTestFile) -> None:
         """Raise :class:`PolicyTestError` when the file names a policy that is not loaded."""
@@ -72,7 +78,9 @@ class PolicyTestRunner:
             return PolicyTestResult(test, Outcome.ERROR, errors=problems.errors)
         calendars = dict(test.calendars) if test.calendars else None
         try:
-            engine = Engine(policies, self.evaluator, self.validator, calendars=calendars)
+            engine = Engine(
+                policies, self.evaluator, self.validator, calendars=calendars, plugins=self.plugins
+            )
         except EvaluatorError:
             raise
         except ServiceflowError as error:
@@ -85,7 +93,7 @@ class PolicyTestRunner:
             EvaluatorError(f"engine error: {finding.message}", finding.origin or test.location)
             for finding in evaluation.engine_errors
         )
-        actual = (*evaluation.findings, *evaluation.pending)
+        actual = (*evaluation.violations, *evaluation.pending)
         if errors:
             return PolicyTestResult(test, Outcome.ERROR, errors=tuple(errors), actual=actual, run=run)
         missing, unexpected = compare(test.expected, actual)
@@ -117,21 +125,24 @@ class PolicyTestRunner:
         return compiled
 
     def records(self, test: PolicyTest) -> list[Record]:
-        """The test's records, validated; every invalid one is reported where it was written."""
+        """The test's records, admitted as lint admits them; every refused one is reported where it
+        was written (a file's line, or the test file's line and pointer for a record written inline)."""
         records: list[Record] = []
         errors: list[ServiceflowError] = []
+        admit = self._admission.admit
+        problems: list[Finding | RecordError] = []
         if test.records_file is not None:
             for item in read_source(test.records_file):
                 if item.error is not None:
                     errors.append(item.error)
                     continue
                 try:
-                    records.append(self.validator.to_record(item.data, item.origin))
+                    records.append(admit(item.data, item.origin, len(records), problems))
                 except RecordError as error:
                     errors.append(error)
         for inline in test.records:
             try:
-                records.append(self.validator.to_record(inline.data, inline.location))
+                records.append(admit(inline.data, inline.location, len(records), problems))
             except RecordError as error:
                 pointer = f"{inline.location.pointer}{error.location.pointer or ''}"
                 errors.append(RecordError(error.message, test.locate(pointer), error.record_id))

@@ -2,8 +2,12 @@
 
 ``::error file=F,line=L,title=POLICY::message``; warnings become ``::warning`` and info ``::notice``.
 Values are escaped as the Actions runner expects: in the message ``%``, ``\\r`` and ``\\n``; in
-properties also ``:`` and ``,``. Pending obligations are not annotations (nothing is wrong yet, and
-Actions caps annotations per step): they are plain log lines, followed by the summary line.
+properties also ``:`` and ``,``. Before that, user data goes through
+:func:`~serviceflow.reporters.escaping.printable`: the runner's log obeys ANSI sequences, and a raw
+newline would start a workflow command of the record's choosing.
+
+Pending obligations are not annotations (nothing is wrong yet, and Actions caps annotations per step):
+they are plain log lines, followed by the summary line.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from serviceflow.errors import Location
 from serviceflow.findings import Evaluation, Severity
 from serviceflow.reporters.base import ReportOptions
+from serviceflow.reporters.escaping import printable
 from serviceflow.reporters.text import summary_line
 from serviceflow.timeutil import format_datetime
 
@@ -28,15 +33,18 @@ def escape_property(value: str) -> str:
 
 
 def workflow_command(command: str, message: str, properties: dict[str, str]) -> str:
-    """``::command key=value,...::message`` with everything escaped."""
-    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{command}{' ' + rendered if rendered else ''}::{escape_data(message)}"
+    """``::command key=value,...::message`` with everything escaped, control characters made visible."""
+    rendered = ",".join(
+        f"{key}={escape_property(printable(value, newlines=True))}" for key, value in properties.items()
+    )
+    text = escape_data(printable(message, newlines=True))
+    return f"::{command}{' ' + rendered if rendered else ''}::{text}"
 
 
 def render_github(evaluation: Evaluation, options: ReportOptions) -> str:
     """Annotations for violations and input errors, then pending obligations and the summary."""
     lines = []
-    for finding in evaluation.findings:
+    for finding in evaluation.violations:
         properties = _place(finding.origin)
         properties["title"] = finding.policy
         message = f"{finding.message} (case {finding.case_id}, record {finding.record_id})"
@@ -54,7 +62,7 @@ def render_github(evaluation: Evaluation, options: ReportOptions) -> str:
     for finding in evaluation.pending:
         due = f" due by {format_datetime(finding.deadline)}" if finding.deadline else ""
         line = f"pending{due}: {finding.policy}: {finding.message} (case {finding.case_id})"
-        lines.append(" ".join(line.splitlines()))
+        lines.append(printable(" ".join(line.splitlines())))
     lines.append(summary_line(evaluation))
     return "\n".join(lines) + "\n"
 

@@ -14,25 +14,23 @@ The output carries no timestamps or host names: the same evaluation gives the sa
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from serviceflow.errors import InputError, RecordError
 from serviceflow.findings import Evaluation, Finding, Status
 from serviceflow.reporters.base import ReportOptions, place
+from serviceflow.reporters.escaping import xml_text
 from serviceflow.timeutil import format_datetime
 
 INPUT_SUITE = "serviceflow.input"
 PASSING_CASE = "all cases"
-# Characters XML 1.0 cannot carry at all, even escaped.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def render_junit(evaluation: Evaluation, options: ReportOptions) -> str:
     """A ``<testsuites>`` document with an XML declaration, indented, ending with a newline."""
     by_policy: dict[str, list[Finding]] = {policy.id: [] for policy in options.policies}
-    for finding in [*evaluation.findings, *evaluation.pending, *evaluation.engine_errors]:
+    for finding in [*evaluation.violations, *evaluation.pending, *evaluation.engine_errors]:
         by_policy.setdefault(finding.policy, []).append(finding)
     root = ET.Element("testsuites", {"name": "serviceflow"})
     for policy_id in sorted(by_policy):
@@ -54,34 +52,32 @@ def render_junit(evaluation: Evaluation, options: ReportOptions) -> str:
 
 
 def _suite(root: ET.Element, name: str) -> ET.Element:
-    return ET.SubElement(root, "testsuite", {"name": _xml_text(name)})
+    return ET.SubElement(root, "testsuite", {"name": xml_text(name)})
 
 
 def _finding_case(suite: ET.Element, finding: Finding) -> None:
     attributes = {
-        "classname": _xml_text(finding.policy),
-        "name": _xml_text(f"case {finding.case_id}, record {finding.record_id}"),
+        "classname": xml_text(finding.policy),
+        "name": xml_text(f"case {finding.case_id}, record {finding.record_id}"),
     }
     if finding.origin is not None and finding.origin.file is not None:
-        attributes["file"] = _xml_text(finding.origin.file)
+        attributes["file"] = xml_text(finding.origin.file)
         if finding.origin.line is not None:
             attributes["line"] = str(finding.origin.line)
     attributes["time"] = "0"
     case = ET.SubElement(suite, "testcase", attributes)
     if finding.status is Status.ERROR:
-        element = ET.SubElement(
-            case, "error", {"message": _xml_text(finding.message), "type": "engine-error"}
-        )
-        element.text = _xml_text(_details(finding))
+        element = ET.SubElement(case, "error", {"message": xml_text(finding.message), "type": "engine-error"})
+        element.text = xml_text(_details(finding))
         return
     if finding.status is Status.PENDING:
         due = f" (due by {format_datetime(finding.deadline)})" if finding.deadline else ""
-        ET.SubElement(case, "skipped", {"message": _xml_text(f"pending{due}: {finding.message}")})
+        ET.SubElement(case, "skipped", {"message": xml_text(f"pending{due}: {finding.message}")})
         return
     failure = ET.SubElement(
-        case, "failure", {"message": _xml_text(finding.message), "type": finding.severity.value}
+        case, "failure", {"message": xml_text(finding.message), "type": finding.severity.value}
     )
-    failure.text = _xml_text(_details(finding))
+    failure.text = xml_text(_details(finding))
 
 
 def _details(finding: Finding) -> str:
@@ -104,16 +100,16 @@ def _details(finding: Finding) -> str:
 
 
 def _error_case(suite: ET.Element, error: InputError) -> None:
-    attributes = {"classname": INPUT_SUITE, "name": _xml_text(place(error.location) or "<input>")}
+    attributes = {"classname": INPUT_SUITE, "name": xml_text(place(error.location) or "<input>")}
     if error.location.file is not None:
-        attributes["file"] = _xml_text(error.location.file)
+        attributes["file"] = xml_text(error.location.file)
         if error.location.line is not None:
             attributes["line"] = str(error.location.line)
     attributes["time"] = "0"
     case = ET.SubElement(suite, "testcase", attributes)
     kind = "invalid-record" if isinstance(error, RecordError) else "unreadable-input"
-    element = ET.SubElement(case, "error", {"message": _xml_text(error.message), "type": kind})
-    element.text = _xml_text(str(error))
+    element = ET.SubElement(case, "error", {"message": xml_text(error.message), "type": kind})
+    element.text = xml_text(str(error))
 
 
 def _count(element: ET.Element, cases: Sequence[ET.Element]) -> None:
@@ -122,7 +118,3 @@ def _count(element: ET.Element, cases: Sequence[ET.Element]) -> None:
     element.set("errors", str(sum(1 for case in cases if case.find("error") is not None)))
     element.set("skipped", str(sum(1 for case in cases if case.find("skipped") is not None)))
     element.set("time", "0")
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)

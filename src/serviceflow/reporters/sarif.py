@@ -18,12 +18,14 @@
   ``invocations[0].toolConfigurationNotifications`` (level warning) located in the waivers file.
 
 File names are written as given on the command line (relative paths stay relative, which is what
-code scanning expects when run from the repository root); absolute paths become ``file://`` URIs.
+code scanning expects when run from the repository root); absolute paths become ``file://`` URIs. A
+file name that is not UTF-8 (Python holds its bytes as surrogate escapes) is percent-encoded byte for
+byte; text values are kept exactly, a lone surrogate as its JSON escape
+(:func:`~serviceflow.reporters.escaping.json_text`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from urllib.parse import quote
 from serviceflow.errors import InputError, Location, RecordError
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.reporters.base import PolicyInfo, ReportOptions
+from serviceflow.reporters.escaping import json_text
 from serviceflow.timeutil import format_datetime
 
 if TYPE_CHECKING:
@@ -45,7 +48,7 @@ _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: 
 
 def render_sarif(evaluation: Evaluation, options: ReportOptions) -> str:
     """A SARIF log with one run."""
-    return json.dumps(sarif_log(evaluation, options), indent=2, ensure_ascii=False) + "\n"
+    return json_text(sarif_log(evaluation, options), indent=2) + "\n"
 
 
 def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
@@ -54,7 +57,7 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
 
     waived = [w for w in evaluation.waived if w.finding.status is Status.VIOLATION]
     waived_pending = [w for w in evaluation.waived if w.finding.status is Status.PENDING]
-    rules, index = _rules(options.policies, [*evaluation.findings, *(w.finding for w in waived)])
+    rules, index = _rules(options.policies, [*evaluation.violations, *(w.finding for w in waived)])
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -73,7 +76,7 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
             }
         ],
         "results": [
-            *(_result(finding, index[finding.policy]) for finding in evaluation.findings),
+            *(_result(finding, index[finding.policy]) for finding in evaluation.violations),
             *(_suppressed(item, index[item.finding.policy]) for item in waived),
         ],
         "properties": {
@@ -91,9 +94,20 @@ def sarif_log(evaluation: Evaluation, options: ReportOptions) -> dict[str, Any]:
 def artifact_uri(file: str) -> str:
     """A URI reference for a record file: relative paths stay relative, absolute ones become file URIs."""
     path = PurePath(file)
-    if path.is_absolute():
-        return path.as_uri()
-    return quote(path.as_posix(), safe="/")
+    encoded = quote(_file_name_bytes(path.as_posix()), safe="/")
+    return f"file://{encoded}" if path.is_absolute() else encoded
+
+
+def _file_name_bytes(name: str) -> bytes:
+    """The bytes of a file name: undecodable bytes come back as they were read (``os.fsdecode``).
+
+    A surrogate that is no such escape (a name from inside a record) cannot be one byte; its
+    surrogate-pass UTF-8 form still percent-encodes into a valid URI instead of failing the report.
+    """
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
 
 
 def _rules(

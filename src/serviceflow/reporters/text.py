@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from serviceflow.errors import RecordError
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.reporters.base import ReportOptions, place, plural, severities_by_rank
+from serviceflow.reporters.escaping import printable
 from serviceflow.timeutil import format_datetime
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
     style = _Style(options.color)
     waivers = {id(w.finding): w.waiver for w in evaluation.waived} if options.show_waived else {}
     shown_waived = [w.finding for w in evaluation.waived] if options.show_waived else []
-    everything = [*evaluation.engine_errors, *evaluation.findings, *evaluation.pending, *shown_waived]
-    policy_width = max((len(finding.policy) for finding in everything), default=0)
+    everything = [*evaluation.engine_errors, *evaluation.violations, *evaluation.pending, *shown_waived]
+    policy_width = max((len(printable(finding.policy)) for finding in everything), default=0)
     lines: list[str] = []
     # Within a case, waived findings come last: the open ones are what needs doing.
     ordered = sorted(everything, key=lambda f: (f.case_id, id(f) in waivers, _case_order(f)))
@@ -49,22 +50,22 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
             counts.append(f"{len(pending)} pending")
         if len(open_findings) < len(findings):
             counts.append(f"{len(findings) - len(open_findings)} waived")
-        lines.append(f"{style.bold(f'case {case_id}')}  ({', '.join(counts)})")
+        lines.append(f"{style.bold(f'case {printable(case_id)}')}  ({', '.join(counts)})")
         for finding in findings:
             lines.extend(_finding_lines(finding, policy_width, style, waivers.get(id(finding))))
         lines.append("")
-    failed = bool(evaluation.findings or evaluation.engine_errors)
+    failed = bool(evaluation.violations or evaluation.engine_errors)
     lines.append(style.summary(summary_line(evaluation), failed=failed))
     return "\n".join(lines) + "\n"
 
 
 def summary_line(evaluation: Evaluation) -> str:
     """``3 violations (3 error) and 1 pending in 2 of 5 cases; 1 invalid record``."""
-    text = plural(len(evaluation.findings), "violation")
-    by_severity = severities_by_rank(evaluation.findings)
+    text = plural(len(evaluation.violations), "violation")
+    by_severity = severities_by_rank(evaluation.violations)
     if by_severity:
         text += " (" + ", ".join(f"{count} {severity.value}" for severity, count in by_severity) + ")"
-    affected = len({f.case_id for f in (*evaluation.findings, *evaluation.pending)})
+    affected = len({f.case_id for f in (*evaluation.violations, *evaluation.pending)})
     text += f" and {len(evaluation.pending)} pending in {affected} of {plural(evaluation.cases, 'case')}"
     invalid = sum(1 for error in evaluation.input_errors if isinstance(error, RecordError))
     unreadable = len(evaluation.input_errors) - invalid
@@ -116,22 +117,28 @@ def _finding_lines(
         label = style.color("engine".ljust(_LABEL_WIDTH), _SEVERITY_COLORS[Severity.ERROR])
     else:
         label = style.color(finding.severity.value.ljust(_LABEL_WIDTH), _SEVERITY_COLORS[finding.severity])
-    head = f"  {label}  {finding.policy.ljust(policy_width)}  record {finding.record_id}"
+    # Every id, path and message is user data: escaped, so a terminal shows it rather than obeys it.
+    policy, record_id = printable(finding.policy), printable(finding.record_id)
+    head = f"  {label}  {policy.ljust(policy_width)}  record {record_id}"
     where = place(finding.origin)
     if where:
-        head += "  " + style.dim(where)
-    lines = [head.rstrip(), f"      {finding.message}"]
+        head += "  " + style.dim(printable(where))
+    lines = [head.rstrip(), f"      {printable(finding.message)}"]
     if finding.reason is not None:
-        lines.append(f"      because: {finding.reason}")
+        lines.append(f"      because: {printable(finding.reason)}")
     if finding.deadline is not None and format_datetime(finding.deadline) not in finding.message:
         word = "due by" if finding.status is Status.PENDING else "deadline was"
         lines.append(f"      {word} {format_datetime(finding.deadline)}")
     if len(finding.evidence) > 1:
-        lines.append(f"      evidence: {', '.join(finding.evidence)}")
+        lines.append(f"      evidence: {printable(', '.join(finding.evidence))}")
     if waiver is not None:
-        reason = " ".join(waiver.reason.split())
-        where = style.dim(f"  {place(waiver.location)}") if place(waiver.location) else ""
-        lines.append(f"      waived by {waiver.owner} until {waiver.expires_as_written}: {reason}{where}")
+        reason = printable(" ".join(waiver.reason.split()))
+        waiver_place = place(waiver.location)
+        where = style.dim(f"  {printable(waiver_place)}") if waiver_place else ""
+        lines.append(
+            f"      waived by {printable(waiver.owner)} until {printable(waiver.expires_as_written)}: "
+            f"{reason}{where}"
+        )
     return lines
 
 

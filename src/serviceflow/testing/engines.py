@@ -118,7 +118,7 @@ def outcomes(evaluation: Evaluation) -> list[tuple[str, str, str]]:
 
 def all_findings(evaluation: Evaluation) -> list[Finding]:
     """Violations, pending findings and engine errors together, sorted by case, policy and record."""
-    findings = [*evaluation.findings, *evaluation.pending, *evaluation.engine_errors]
+    findings = [*evaluation.violations, *evaluation.pending, *evaluation.engine_errors]
     return sorted(findings, key=lambda finding: finding.key)
 
 

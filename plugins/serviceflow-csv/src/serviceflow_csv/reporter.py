@@ -57,7 +57,7 @@ def render_csv(evaluation: Evaluation, options: ReportOptions) -> str:
 
 def rows(evaluation: Evaluation) -> Iterator[tuple[str, ...]]:
     """Each row's values, before CSV quoting and the formula guard."""
-    findings = [*evaluation.findings, *evaluation.pending, *evaluation.engine_errors]
+    findings = [*evaluation.violations, *evaluation.pending, *evaluation.engine_errors]
     for finding in sorted(findings, key=lambda item: item.key):
         yield _finding_row(finding)
     for error in evaluation.input_errors:
