@@ -39,8 +39,8 @@ def test_an_unknown_format_is_an_input_error_naming_the_known_ones() -> None:
     with pytest.raises(InputError) as raised:
         get_importer("zendesk")
     assert raised.value.message == (
-        "unknown input format 'zendesk' (formats: bpic2013-incidents, bpic2014-incidents, "
-        "helpdesk-log, records, servicenow-incidents)"
+        "unknown input format 'zendesk' (formats: abcd, bpic2013-incidents, bpic2014-incidents, "
+        "helpdesk-log, records, servicenow-incidents, twcs)"
     )
 
 

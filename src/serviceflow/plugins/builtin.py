@@ -25,7 +25,7 @@ from serviceflow.errors import EvaluatorError
 from serviceflow.evaluators.base import Evaluator
 from serviceflow.evaluators.native import NativeEvaluator
 from serviceflow.hookspecs import hookimpl
-from serviceflow.importers import BUILT_IN_IMPORTERS, TicketLogImporter
+from serviceflow.importers import BUILT_IN_IMPORTERS, TicketLogImporter, abcd, twcs
 from serviceflow.importers.csvlog import expand_csv_sources
 from serviceflow.policy.ir import CompiledPolicy
 from serviceflow.policy.loader import bundled_policy_dir
@@ -53,7 +53,12 @@ def serviceflow_readers() -> list[ReaderSpec]:
         "serviceflow records: JSON Lines or JSON arrays, optionally gzip; - for stdin",
         expand=expand_sources,
     )
-    return [records, *(_importer_reader(importer()) for importer in BUILT_IN_IMPORTERS)]
+    return [
+        records,
+        *(_importer_reader(importer()) for importer in BUILT_IN_IMPORTERS),
+        twcs.reader(),
+        abcd.reader(),
+    ]
 
 
 def _importer_reader(importer: TicketLogImporter) -> ReaderSpec:
