@@ -13,11 +13,17 @@ from serviceflow_csv import plugin
 from serviceflow_csv.reporter import COLUMNS, render_csv
 
 from serviceflow.cli import main
-from serviceflow.errors import Location, RecordError
-from serviceflow.findings import Evaluation, Finding, Severity, Status
-from serviceflow.reporters import ReportOptions
+from serviceflow.plugin import (
+    Evaluation,
+    Finding,
+    Location,
+    RecordError,
+    ReportOptions,
+    Severity,
+    Status,
+    parse_datetime,
+)
 from serviceflow.run import evaluate_sources
-from serviceflow.timeutil import parse_datetime
 
 NOW = parse_datetime("2024-05-09T14:00:00Z")
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "records"
@@ -42,9 +48,11 @@ def finding(record_id: str, status: Status = Status.VIOLATION, **fields: object)
 
 
 def test_one_row_per_finding_with_the_columns_auditors_asked_for() -> None:
-    evaluation = Evaluation(now=NOW)
-    evaluation.add(finding("b", evidence=("b", "a"), origin=Location("cases.jsonl", 7)))
-    evaluation.add(finding("a", Status.PENDING, deadline=parse_datetime("2024-05-10T09:00:00+02:00")))
+    evaluation = Evaluation(
+        now=NOW,
+        violations=(finding("b", evidence=("b", "a"), origin=Location("cases.jsonl", 7)),),
+        pending=(finding("a", Status.PENDING, deadline=parse_datetime("2024-05-10T09:00:00+02:00")),),
+    )
     text = render_csv(evaluation, ReportOptions())
     assert text.splitlines()[0] == ",".join(COLUMNS)
     assert text.endswith("\r\n") and "\r\n" in text
@@ -77,8 +85,8 @@ def test_one_row_per_finding_with_the_columns_auditors_asked_for() -> None:
 
 
 def test_an_invalid_record_is_a_row_so_the_audit_shows_what_was_not_evaluated() -> None:
-    evaluation = Evaluation(now=NOW)
-    evaluation.input_errors.append(RecordError("'due' is required", Location("in.jsonl", 3, "/due"), "k9"))
+    error = RecordError("'due' is required", Location("in.jsonl", 3, "/due"), "k9")
+    evaluation = Evaluation(now=NOW, input_errors=(error,))
     (row,) = read(render_csv(evaluation, ReportOptions()))
     assert (row["status"], row["record"], row["message"], row["file"], row["line"]) == (
         "invalid_record",
@@ -90,9 +98,13 @@ def test_an_invalid_record_is_a_row_so_the_audit_shows_what_was_not_evaluated() 
 
 
 def test_commas_quotes_and_line_breaks_survive_and_formulas_are_not_run() -> None:
-    evaluation = Evaluation(now=NOW)
-    evaluation.add(finding('=HYPERLINK("http://x")', message='She said "no, not Jake"\nagain'))
-    evaluation.add(finding("r2", message="-1 star review", case_id="@c2"))
+    evaluation = Evaluation(
+        now=NOW,
+        violations=(
+            finding("r2", message="-1 star review", case_id="@c2"),
+            finding('=HYPERLINK("http://x")', message='She said "no, not Jake"\nagain'),
+        ),
+    )
     second, first = read(render_csv(evaluation, ReportOptions()))  # sorted by case: "@c2" < "c1"
     assert first["record"] == '\'=HYPERLINK("http://x")'
     assert first["message"] == 'She said "no, not Jake"\nagain'

@@ -18,8 +18,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from serviceflow.conditions import ConditionContext, NamedCondition
-from serviceflow.records.model import Record
+from serviceflow.plugin import ConditionContext, NamedCondition, Record
 
 ASKS_FOR_ANOTHER_TECHNICIAN = "acme-asks-for-another-technician"
 SAME_TECHNICIAN = "acme-same-technician"
@@ -95,11 +94,13 @@ CONDITIONS = [
         asks_for_another_technician,
         {"contact": "record", "phrases": "list"},
         "the customer asked for a different technician (phrases in text or summary, or meta flag)",
+        reads_now=False,  # a function of the records alone: a live service need not recheck it
     ),
     NamedCondition(
         SAME_TECHNICIAN,
         same_technician,
         {"commitment": "record", "visit": "record"},
         "the commitment's resource is the technician of the visit (plumber:jake is Jake)",
+        reads_now=False,
     ),
 ]

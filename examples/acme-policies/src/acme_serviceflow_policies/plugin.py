@@ -11,9 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from acme_serviceflow_policies.conditions import CONDITIONS
-from serviceflow import hookimpl
-from serviceflow.conditions import NamedCondition
-from serviceflow.plugins import PolicyPackSpec
+from serviceflow.plugin import NamedCondition, PolicyPackSpec, hookimpl
 
 #: The YAML policies, shipped as package data; their policy tests are in its ``tests/`` folder.
 POLICIES = Path(str(resources.files("acme_serviceflow_policies").joinpath("policies")))

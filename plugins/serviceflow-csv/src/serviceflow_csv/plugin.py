@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from serviceflow import hookimpl
-from serviceflow.plugins import ReporterSpec
+from serviceflow.plugin import ReporterSpec, hookimpl
 from serviceflow_csv.reporter import render_csv
 
 

@@ -23,10 +23,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from serviceflow.errors import InputError, RecordError
-from serviceflow.findings import Evaluation, Finding
-from serviceflow.reporters.base import ReportOptions
-from serviceflow.timeutil import format_datetime
+from serviceflow.plugin import Evaluation, Finding, InputError, RecordError, ReportOptions, format_datetime
 
 COLUMNS = (
     "policy",
