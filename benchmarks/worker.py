@@ -53,7 +53,9 @@ def run_engine(evaluator: str, path: Path, now: datetime, all_policies: bool = F
         from serviceflow.config import Config, PolicySettings
         from serviceflow.engine import Engine
         from serviceflow.errors import EvaluatorError
+        from serviceflow.plugins import PluginHost
         from serviceflow.policy import bundled_policy_dir, load_policies
+        from serviceflow.reporters import ReportOptions
         from serviceflow.run import evaluate_sources
     except ImportError as exc:
         return {"skipped": f"serviceflow is not importable ({exc})"}
@@ -71,12 +73,13 @@ def run_engine(evaluator: str, path: Path, now: datetime, all_policies: bool = F
         config = Config(policies={policy: PolicySettings(enabled=False) for policy in sorted(others)})
     started = time.perf_counter()
     try:
-        engine = Engine.from_config(config=config, evaluator=evaluator, bundled=True)
+        # The built-in plugin only: installed plugins (policy packs above all) would change the work.
+        engine = Engine.from_config(config=config, evaluator=evaluator, bundled=True, plugins=PluginHost())
     except EvaluatorError as exc:
         return {"skipped": str(exc)}
     with engine:
         evaluation = evaluate_sources(engine, [path], now)
-        report = json.dumps(evaluation.to_dict())
+        report = engine.plugins.reporters["json"].render(evaluation, ReportOptions(policies=engine.policies))
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,

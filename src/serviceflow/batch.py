@@ -11,7 +11,9 @@ whichever partition found them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +28,51 @@ if TYPE_CHECKING:
     from serviceflow.evaluators.base import Evaluator
     from serviceflow.records.admission import Admission
 
-__all__ = ["Partition"]
+__all__ = ["Partition", "frozen_heap", "held_by_refcount"]
+
+
+@contextlib.contextmanager
+def held_by_refcount() -> Iterator[None]:
+    """While a batch is admitted and evaluated, keep the cyclic garbage collector off its records.
+
+    A batch holds every record of an input (a million objects and their tuples) and creates no
+    reference cycles, so the collector's passes find nothing, yet each full pass walks them all: it
+    cost about half of the admission time. The collector is paused while records are admitted, then
+    what is held is frozen (left out of every later pass) while the cases are evaluated and released.
+    Both are undone on the way out. Memory is still freed as before, by reference counting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Leave everything alive now out of the collector's passes (see :func:`held_by_refcount`)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class Partition:
     """Admitted records of a batch (or of one partition of it), and what evaluating them found."""
 
-    def __init__(self, admission: Admission, now: datetime, *, validate_only: bool = False) -> None:
+    def __init__(
+        self, admission: Admission, now: datetime, *, validate_only: bool = False, customer_scope: bool = True
+    ) -> None:
         """``validate_only``: check each item against its schema, reporting every error of an invalid
-        one, and keep nothing (``serviceflow validate``)."""
+        one, and keep nothing (``serviceflow validate``). ``customer_scope``: derive ``previous_case``
+        (see :mod:`serviceflow.records.customers`); off when no policy reads it."""
         self.admission = admission
         self.now = now
         self.validate_only = validate_only
-        self.buffer = CaseBuffer()
+        self.buffer = CaseBuffer(customer_scope=customer_scope)
         self.collector = EvaluationCollector(now)
         self._problems: list[Finding | RecordError] = []
 

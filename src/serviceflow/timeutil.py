@@ -40,15 +40,9 @@ def parse_rfc3339(text: str) -> datetime | None:
     ``None`` means "not this fast": the caller decides with :func:`parse_datetime` and the schema's
     error messages. It never returns a naive datetime.
     """
-    if (
-        len(text) < 20
-        or text[4] != "-"
-        or text[7] != "-"
-        or text[10] != "T"
-        or text[13] != ":"
-        or text[16] != ":"
-        or not text.isascii()
-    ):
+    # fromisoformat also reads ISO 8601 forms RFC 3339 does not have (week dates, no seconds, a space
+    # for the T); these positions rule them out. It refuses other scripts' digits by itself.
+    if len(text) < 20 or text[10] != "T" or text[16] != ":" or text[7] != "-":
         return None
     try:
         value = datetime.fromisoformat(text)
@@ -58,9 +52,12 @@ def parse_rfc3339(text: str) -> datetime | None:
     if zone is None:
         return None
     if zone is not UTC:
-        # One time zone object per offset, not one per timestamp: a batch holds millions of them.
-        shared = _ZONES.setdefault(zone, zone) if len(_ZONES) < 4096 else zone
-        if shared is not zone:
+        # One time zone object per offset, not one per timestamp: a batch holds a million of them.
+        shared = _ZONES.get(zone)
+        if shared is None:
+            if len(_ZONES) < 4096:
+                _ZONES[zone] = zone
+        else:
             value = value.replace(tzinfo=shared)
     return value
 

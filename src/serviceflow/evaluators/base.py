@@ -69,10 +69,11 @@ class CaseView:
     """The records of one case that are known at ``now``, indexed by type, in case order.
 
     ``position`` gives each record's place in that order: ``before``/``after`` and evidence compare
-    positions, so the order is the case's, however the records' ``seq`` were numbered.
+    positions, so the order is the case's, however the records' ``seq`` were numbered. Positions are
+    worked out on first use: most cases never compare two records' order.
     """
 
-    __slots__ = ("_merged", "by_type", "case_id", "now", "positions", "records")
+    __slots__ = ("_merged", "_positions", "by_type", "case_id", "now", "records")
 
     def __init__(self, case_id: str, records: Sequence[Record], now: datetime) -> None:
         if now.tzinfo is None:
@@ -80,16 +81,24 @@ class CaseView:
         self.case_id = case_id
         self.now = now
         self.records = visible_records(records, now)
-        self.by_type: dict[str, list[Record]] = {}
-        self.positions: dict[int, int] = {}
-        for position, record in enumerate(self.records):
-            self.positions[id(record)] = position
-            listed = self.by_type.get(record.type)
+        by_type: dict[str, list[Record]] = {}
+        for record in self.records:
+            listed = by_type.get(record.type)
             if listed is None:
-                self.by_type[record.type] = [record]
+                by_type[record.type] = [record]
             else:
                 listed.append(record)
+        self.by_type = by_type
+        self._positions: dict[int, int] | None = None
         self._merged: dict[tuple[str, ...], list[Record]] = {}
+
+    @property
+    def positions(self) -> dict[int, int]:
+        """``id(record)`` -> the record's place in case order (built on first use)."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {id(record): index for index, record in enumerate(self.records)}
+        return positions
 
     def position(self, record: Record) -> int:
         """The record's place in the case's order (it must be one of the visible records)."""
@@ -162,7 +171,13 @@ def find_phrase(text: Any, phrases: Any) -> dict[str, Any] | None:
 
 
 def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:
-    """Records with ``at`` at or before ``now``: evaluating at ``now`` means not knowing the future."""
+    """Records with ``at`` at or before ``now``: evaluating at ``now`` means not knowing the future.
+
+    Records in case order (by ``at``) are visible as a prefix; the usual case, all of them visible,
+    costs one comparison.
+    """
+    if isinstance(records, list) and (not records or records[-1].at <= now):
+        return records
     return [record for record in records if record.at <= now]
 
 

@@ -1,7 +1,10 @@
 """The native evaluator: the reference meaning of the policy language, in plain Python.
 
 Each compiled policy is turned once into a tree of closures (one per IR node), so evaluating a case
-costs only the calls, not a walk over the dataclasses with ``isinstance`` dispatch.
+costs only the calls, not a walk over the dataclasses with ``isinstance`` dispatch. The closures are
+the reference meaning; for speed, an untraced evaluator runs each policy as one generated function
+(:mod:`.codegen`) that follows the closures step for step, and the tests hold the two to the same
+findings, evidence and errors.
 
 Tracing (:mod:`serviceflow.explain`) hands the evaluator a :class:`Tracer` at construction: each
 closure is then passed through ``tracer.wrap(node, closure)`` as it is built, so a traced run calls the
@@ -28,6 +31,7 @@ from serviceflow.evaluators.base import (
     render,
     watch_changes,
 )
+from serviceflow.evaluators.codegen import PolicyFunction, compile_policy
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.policy.regex import compile_pattern
@@ -79,14 +83,25 @@ class NativeEvaluator:
         self.policies = list(policies)
         self.calendars = dict(calendars or {})
         wrap = tracer.wrap if tracer is not None else None
-        self._compiled = [_PolicyProgram(policy, wrap) for policy in self.policies]
+        self._compiled: list[tuple[ir.CompiledPolicy, PolicyFunction]] = []
+        for policy in self.policies:
+            # Untraced, each policy runs as one generated function (codegen); traced, as closures the
+            # tracer can wrap. A policy Python cannot compile to one function runs as closures.
+            function = compile_policy(policy) if wrap is None else None
+            self._compiled.append((policy, function or _PolicyProgram(policy, wrap).run))
 
     def evaluate_case(self, case_id: str, records: Sequence[Record], now: datetime) -> CaseFindings:
         view = CaseView(case_id, records, now)
         findings: list[Finding] = []
         changes: list[datetime] = []
-        for program in self._compiled:
-            program.run(view, policy_clock(program.policy, view, self.calendars), findings, changes)
+        calendars = self.calendars
+        for policy, run in self._compiled:
+            run(
+                view,
+                policy_clock(policy, view, calendars) if policy.calendar is not None else None,
+                findings,
+                changes,
+            )
         return CaseFindings(findings, changes)
 
     def close(self) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from serviceflow.conditions import NamedCondition
@@ -406,3 +407,27 @@ _FIELDS: dict[type, tuple[str, ...]] = {
     )
     for node_type in _NODE_TYPES
 }
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every node under ``node`` (itself included), depth first: for analyses of a compiled tree."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+        return
+    if type(node) not in _FIELDS:
+        return
+    yield node
+    for name in _FIELDS[type(node)]:
+        yield from walk(getattr(node, name))
+
+
+def reads_field(policy: CompiledPolicy, name: str) -> bool:
+    """Whether the policy may read a record field called ``name`` (any reference through it), or
+    calls a named condition, which may read anything."""
+    for node in walk(policy):
+        if isinstance(node, Call):
+            return True
+        if isinstance(node, Ref) and name in node.path:
+            return True
+    return False

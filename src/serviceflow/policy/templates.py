@@ -9,6 +9,7 @@ with :func:`render` and :func:`format_value`, so a message reads the same whiche
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,21 +35,36 @@ def render(
     template: str, bindings: Mapping[str, Any], params: Mapping[str, Any], deadline: datetime | None
 ) -> str:
     """Fill ``{subject.promise}``, ``{params.within}``, ``{deadline}`` and let names into a message."""
-
-    def replace(match: re.Match[str]) -> str:
-        root, path = match.group(1), match.group(2)
+    pieces: list[str] = []
+    for text, root, path in _parsed(template):
+        pieces.append(text)
+        if root is None:
+            continue
         if root == "params":
-            value: Any = params.get(path[1:])
-            path = ""
+            value: Any = params.get(path[0]) if path else None
+            path = ()
         elif root == "deadline":
             value = deadline
         else:
             value = bindings.get(root)
-        for part in path.split(".")[1:]:
+        for part in path:
             value = value.get(part) if isinstance(value, Record | dict) else None
-        return format_value(value)
+        pieces.append(format_value(value))
+    return "".join(pieces)
 
-    return PLACEHOLDER.sub(replace, template)
+
+@lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, str | None, tuple[str, ...]], ...]:
+    """The template as (literal text, placeholder root or None, path) pieces, parsed once."""
+    pieces: list[tuple[str, str | None, tuple[str, ...]]] = []
+    position = 0
+    for match in PLACEHOLDER.finditer(template):
+        pieces.append(
+            (template[position : match.start()], match.group(1), tuple(match.group(2).split(".")[1:]))
+        )
+        position = match.end()
+    pieces.append((template[position:], None, ()))
+    return tuple(pieces)
 
 
 def format_value(value: Any) -> str:

@@ -17,6 +17,7 @@ from the records that were kept, so a duplicate dropped late never leaves a trac
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 
 from serviceflow.errors import Location, RecordError
@@ -34,11 +35,16 @@ def id_digest(record_id: str) -> int:
 class CaseBuffer:
     """Admitted records of one batch (or one partition of it), grouped by case."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, customer_scope: bool = True) -> None:
+        """``customer_scope``: fill in ``previous_case`` (off when no policy reads it: it costs a pass)."""
+        self.customer_scope = customer_scope
         self._cases: dict[str, list[Record]] = {}
-        self._first_seen: dict[str, Location | None] = {}
+        # id -> the record kept first: only while records are added (cases() lets go of it, so that
+        # each case's records are freed once it is evaluated).
+        self._first_seen: dict[str, Record] = {}
         self._count = 0
         self._case_count = 0
+        self._out_of_order: set[str] = set()  # cases whose records were not added in seq order
         self._previous: Mapping[str, PreviousCase] | None = None
 
     def __len__(self) -> int:
@@ -57,20 +63,21 @@ class CaseBuffer:
     def add(self, record: Record) -> RecordError | None:
         """Keep ``record``; or, if its id was already seen in this buffer, return why it was refused."""
         first_seen = self._first_seen
-        if record.id in first_seen:
-            origin = record.origin or Location()
-            first = first_seen[record.id]
+        first = first_seen.get(record.id)
+        if first is not None:
             return RecordError(
                 f"duplicate record id {record.id!r} (first at {_place(first)})",
-                Location(origin.file, origin.line, "/id"),
+                Location(record.file, record.line, "/id"),
                 record.id,
             )
-        first_seen[record.id] = record.origin
+        first_seen[record.id] = record
         records = self._cases.get(record.case_id)
         if records is None:
             self._cases[record.case_id] = [record]
             self._case_count += 1
         else:
+            if record.seq < records[-1].seq:
+                self._out_of_order.add(record.case_id)
             records.append(record)
         self._count += 1
         return None
@@ -123,14 +130,17 @@ class CaseBuffer:
         other cases, unless it carries one already. Each case is released as it is given out, so
         memory falls while a batch is evaluated.
         """
+        self._first_seen = {}
         previous = self._previous
         if previous is None:
-            previous = dict(self._history().previous_cases())
+            previous = dict(self._history().previous_cases()) if self.customer_scope else {}
         cases = self._cases
         while cases:
             case_id = next(iter(cases))
             records = cases.pop(case_id)
-            records.sort(key=case_order)
+            # A case's list is normally in ingestion order (seq) already, and the sort is stable:
+            # sorting by 'at' alone then gives the case order (at, then seq) without a key tuple.
+            records.sort(key=case_order if case_id in self._out_of_order else _AT)
             before = previous.get(case_id)
             if before is not None:
                 records = [_with_previous_case(record, before) for record in records]
@@ -139,14 +149,13 @@ class CaseBuffer:
     def _history(self) -> CustomerHistory:
         history = CustomerHistory()
         for case_id, records in self._cases.items():
-            number = history.add_case(case_id)
-            for record in sorted(records, key=_by_seq):
-                history.observe(number, record)
+            in_order = records if case_id not in self._out_of_order else sorted(records, key=_SEQ)
+            history.observe_case(history.add_case(case_id), in_order)
         return history
 
 
-def _by_seq(record: Record) -> int:
-    return record.seq
+_AT = operator.attrgetter("at")
+_SEQ = operator.attrgetter("seq")
 
 
 def _with_previous_case(record: Record, previous: PreviousCase) -> Record:
@@ -156,5 +165,5 @@ def _with_previous_case(record: Record, previous: PreviousCase) -> Record:
     return record.replace_fields(previous_case={"case_id": case_id, "closed_at": closed_at})
 
 
-def _place(origin: Location | None) -> str:
-    return str(Location(origin.file, origin.line)) if origin is not None else str(Location())
+def _place(record: Record) -> str:
+    return str(Location(record.file, record.line))

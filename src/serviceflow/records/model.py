@@ -53,13 +53,15 @@ class Record:
     is an event, and two events with equal fields are still two events.
     """
 
-    __slots__ = ("at", "case_id", "id", "origin", "seq", "shape", "type", "values")
+    __slots__ = ("at", "case_id", "file", "id", "line", "pointer", "seq", "shape", "type", "values")
 
     id: str
     case_id: str
     type: str
     at: datetime
-    origin: Location | None
+    file: str | None
+    line: int | None
+    pointer: str | None
     seq: int
     shape: Shape
     values: tuple[Any, ...]
@@ -78,7 +80,8 @@ class Record:
         self.shape = shape_for(tuple(data))
         self.values = (*data.values(), None)
         self.id, self.case_id, self.type, self.at = id, case_id, type, at
-        self.origin, self.seq = origin, seq
+        self.origin = origin
+        self.seq = seq
 
     @classmethod
     def from_values(
@@ -91,9 +94,30 @@ class Record:
     ) -> Record:
         """A record whose values (ending with the extra ``None``) and envelope are already known."""
         record = cls.__new__(cls)
-        record.shape, record.values, record.origin, record.seq = shape, values, origin, seq
+        record.shape, record.values, record.seq = shape, values, seq
+        if origin is None:
+            record.file = record.line = record.pointer = None
+        else:
+            record.file, record.line, record.pointer = origin.file, origin.line, origin.pointer
         record.id, record.case_id, record.type, record.at = envelope
         return record
+
+    @property
+    def origin(self) -> Location | None:
+        """Where the record was read (file, line, and a pointer for a record inside a document).
+
+        Kept as three fields rather than a Location object: a batch holds a million records.
+        """
+        if self.file is None and self.line is None and self.pointer is None:
+            return None
+        return Location(self.file, self.line, self.pointer)
+
+    @origin.setter
+    def origin(self, origin: Location | None) -> None:
+        if origin is None:
+            self.file = self.line = self.pointer = None
+        else:
+            self.file, self.line, self.pointer = origin.file, origin.line, origin.pointer
 
     def get(self, path: str | tuple[str, ...], default: Any = None) -> Any:
         """Value at a dotted path (``window.start``), or ``default`` when any step is missing."""

@@ -335,11 +335,22 @@ class RecordLayout:
             plan = self._plan(keys)
         values = list(data.values())
         for index in plan.date_times:
-            values[index] = _parse_date_time(values[index], strict)
+            value = values[index]
+            parsed = parse_rfc3339(value) if type(value) is str else None
+            values[index] = parsed if parsed is not None else _parse_date_time(value, strict)
         for index, tree in plan.nested:
             values[index] = _parse_tree(values[index], tree, strict)
+        shared_get = _SHARED.get
         for index in plan.shared:
-            values[index] = share(values[index])
+            value = values[index]
+            if type(value) is str:
+                known = shared_get(value)
+                if known is not None:
+                    values[index] = known
+                elif len(_SHARED) < _MAX_SHARED:
+                    _SHARED[value] = value
+            elif type(value) is dict:
+                values[index] = _share_object(value)
         if plan.learning:
             self._learn(plan, values)
         values.append(None)
@@ -423,6 +434,31 @@ _LEARN_FROM = 512
 #: Longer strings are never looked up: free text rarely repeats, and hashing it would cost.
 _MAX_SHARED_LENGTH = 200
 _SHARED: dict[Any, Any] = {}
+
+
+_BY_ID: dict[Any, list[dict[str, Any]]] = {}
+_BY_ID_SIZE = [0]
+
+
+def _share_object(value: dict[str, Any]) -> dict[str, Any]:
+    """One object for equal flat objects (an actor), looked up by their ``id`` first: cheaper than
+    hashing every key and value. An id can come with several variants (a name spelt two ways)."""
+    try:
+        variants = _BY_ID.get(value.get("id"))
+    except TypeError:  # an unhashable id: schemas make it a string, but a plugin's type may not
+        return value
+    if variants is None:
+        if _BY_ID_SIZE[0] >= _MAX_SHARED:
+            return value
+        _BY_ID[value.get("id")] = [value]
+        _BY_ID_SIZE[0] += 1
+        return value
+    for known in variants:
+        if known == value:
+            return known
+    if len(variants) < 8:
+        variants.append(value)
+    return value
 
 
 def share(value: Any) -> Any:
