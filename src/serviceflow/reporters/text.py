@@ -1,7 +1,7 @@
 """The human report: findings grouped by case, the way a team lead reads a queue.
 
 Each case gets a header, then its violations (most severe first) and its pending obligations with
-their deadlines; a summary line ends the report. Input errors are not repeated here (the CLI prints
+their deadlines; the counts per policy and a summary line end the report. Input errors are not repeated here (the CLI prints
 them on stderr as they are); the summary counts them. Waived findings are counted in the summary and
 listed, last in their case with the waiver's owner, expiry and reason, only with ``show_waived``.
 """
@@ -54,9 +54,33 @@ def render_text(evaluation: Evaluation, options: ReportOptions) -> str:
         for finding in findings:
             lines.extend(_finding_lines(finding, policy_width, style, waivers.get(id(finding))))
         lines.append("")
+    lines.extend(_per_policy(evaluation, style))
     failed = bool(evaluation.violations or evaluation.engine_errors)
     lines.append(style.summary(summary_line(evaluation), failed=failed))
     return "\n".join(lines) + "\n"
+
+
+def _per_policy(evaluation: Evaluation, style: _Style) -> list[str]:
+    """A table of counts per policy before the summary: what a team lead reads after 150k lines."""
+    counts: dict[str, list[int]] = {}
+    for column, findings in enumerate((evaluation.violations, evaluation.pending, evaluation.engine_errors)):
+        for finding in findings:
+            counts.setdefault(finding.policy, [0, 0, 0])[column] += 1
+    if not counts:
+        return []
+    width = max(len(printable(policy)) for policy in counts)
+    lines = [style.bold("by policy")]
+    for policy, (violations, pending, errors) in sorted(
+        counts.items(), key=lambda item: (-item[1][0], item[0])
+    ):
+        parts = [plural(violations, "violation")]
+        if pending:
+            parts.append(f"{pending} pending")
+        if errors:
+            parts.append(plural(errors, "engine error"))
+        lines.append(f"  {printable(policy):<{width}}  {', '.join(parts)}")
+    lines.append("")
+    return lines
 
 
 def summary_line(evaluation: Evaluation) -> str:
@@ -67,8 +91,8 @@ def summary_line(evaluation: Evaluation) -> str:
         text += " (" + ", ".join(f"{count} {severity.value}" for severity, count in by_severity) + ")"
     affected = len({f.case_id for f in (*evaluation.violations, *evaluation.pending)})
     text += f" and {len(evaluation.pending)} pending in {affected} of {plural(evaluation.cases, 'case')}"
-    invalid = sum(1 for error in evaluation.input_errors if isinstance(error, RecordError))
-    unreadable = len(evaluation.input_errors) - invalid
+    unreadable = sum(1 for error in evaluation.input_errors if not isinstance(error, RecordError))
+    invalid = evaluation.input_error_count - unreadable
     problems = _nonzero(
         [
             (len(evaluation.engine_errors), "engine error"),
