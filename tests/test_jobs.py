@@ -184,3 +184,12 @@ def test_the_real_logs_give_the_same_report(log: str, input_format: str, now: st
     if not path.exists():
         pytest.skip(f"the real logs are in ../shared/data/real, absent here ({path})")
     same_as_one_process(str(path), "--input-format", input_format, "--now", now, "--format", "json")
+
+
+@pytest.mark.parametrize("report", ["text", "json", "junit"])
+def test_policy_tests_give_the_same_report_with_jobs(report: str) -> None:
+    args = ["test", str(ROOT / "policies" / "tests"), "--coverage", "--threshold", "100", "--format", report]
+    one = CliRunner().invoke(main, [*args, "--jobs", "1"])
+    two = CliRunner().invoke(main, [*args, "--jobs", "2"])
+    assert one.exit_code == 0
+    assert (two.exit_code, two.stdout, two.stderr) == (one.exit_code, one.stdout, one.stderr)

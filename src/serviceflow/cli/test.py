@@ -11,6 +11,7 @@ from serviceflow.cli.options import (
     build_engine,
     debug_option,
     engine_option,
+    jobs_option,
     load_user_config,
     output_option,
     plugin_host,
@@ -29,6 +30,7 @@ from serviceflow.policytest import (
     select,
 )
 from serviceflow.policytest import coverage as clause_coverage
+from serviceflow.policytest.parallel import run_in_parallel
 from serviceflow.policytest.report import FORMATS, render_json, render_junit, render_text, summary_line
 from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, SuiteResult
 
@@ -61,6 +63,7 @@ from serviceflow.policytest.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED,
     "(implies --coverage).",
 )
 @output_option
+@jobs_option
 @plugin_options
 @debug_option
 def test(
@@ -74,6 +77,7 @@ def test(
     coverage: bool,
     threshold: float | None,
     output: Path | None,
+    jobs: int,
 ) -> None:
     """Run policy tests: records at a time, and exactly the findings each policy must give.
 
@@ -108,11 +112,12 @@ def test(
     if not tests:
         where = f"matching -k {' '.join(keywords)} " if keywords else ""
         raise ServiceflowError(f"no policy tests {where}in {', '.join(map(str, paths))}")
-    suite = runner.run_suite(tests)
+    results, per_test = run_in_parallel(runner, tests, jobs, measure=coverage or threshold is not None)
+    suite = SuiteResult(tuple(results), runner.evaluator)
     exit_code = suite.exit_code
     measured = None
-    if coverage or threshold is not None:
-        measured = clause_coverage.measure(suite.results)
+    if per_test is not None:
+        measured = clause_coverage.merge(per_test)
         if exit_code == EXIT_PASSED and threshold is not None and clause_coverage.below(measured, threshold):
             exit_code = EXIT_FAILED
     color = use_color(output)

@@ -18,14 +18,24 @@ from serviceflow.policytest.results import PolicyTestResult
 
 def measure(results: Iterable[PolicyTestResult]) -> list[PolicyCoverage]:
     """The coverage of every policy the tests ran, merged over tests, in policy id order."""
+    return merge(of_result(result) for result in results)
+
+
+def of_result(result: PolicyTestResult) -> list[PolicyCoverage]:
+    """The coverage one test's run gave each of its policies (nothing for a test that did not run)."""
+    if result.run is None:
+        return []
+    collector = CoverageCollector(result.run.policies, calendars=result.run.calendars)
+    collector.add(result.run.records, result.run.now)
+    return collector.report()
+
+
+def merge(per_test: Iterable[list[PolicyCoverage]]) -> list[PolicyCoverage]:
+    """Tests' coverages merged by policy and clause, in policy id order (see the module docstring)."""
     clauses: dict[str, dict[str, list[ClauseCoverage]]] = {}
     files: dict[str, str | None] = {}
-    for result in results:
-        if result.run is None:
-            continue
-        collector = CoverageCollector(result.run.policies, calendars=result.run.calendars)
-        collector.add(result.run.records, result.run.now)
-        for policy in collector.report():
+    for policies in per_test:
+        for policy in policies:
             files.setdefault(policy.policy_id, policy.file)
             by_pointer = clauses.setdefault(policy.policy_id, {})
             for clause in policy.clauses:
