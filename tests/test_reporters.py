@@ -107,7 +107,7 @@ def sample() -> Evaluation:
 
 
 def test_every_documented_format_is_registered() -> None:
-    assert set(PluginHost().reporters) == {"text", "json", "sarif", "junit", "github"}
+    assert set(PluginHost().reporters) == {"text", "json", "sarif", "junit", "github", "html"}
 
 
 def test_rendering_an_unknown_format_names_the_known_ones() -> None:

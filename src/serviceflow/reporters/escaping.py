@@ -14,17 +14,21 @@ report and listing that prints user data goes through one of these:
 * :func:`json_text`, for JSON and SARIF: the value is kept exactly (JSON escapes control characters
   itself), and a lone surrogate is written as its ``\\uXXXX`` escape, which RFC 8259's grammar allows
   and ``json.loads`` reads back as the same string; the output is plain UTF-8.
+* :func:`html_text`, for the HTML report: what :func:`printable` makes visible, then HTML-escaped
+  (``&<>"'``), so a value is text wherever it lands, element content or attribute value, and never
+  markup or script; the page's Content-Security-Policy runs no script but its own as a second guard.
 * :func:`xml_text`, for JUnit XML: XML 1.0 cannot carry most control characters or surrogates even as
   character references, so they become U+FFFD, the replacement character.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
 
-__all__ = ["json_text", "printable", "xml_text"]
+__all__ = ["html_text", "json_text", "printable", "xml_text"]
 
 # Cc (C0 controls, DEL, C1 controls: 0x9b is a one-byte CSI to some terminals), Cs (surrogates),
 # Zl and Zp (terminals and editors may break lines there), and the bidirectional formatting characters
@@ -66,6 +70,11 @@ def json_text(value: Any, *, indent: int | None = 2) -> str:
     # With ensure_ascii=False the encoder leaves surrogates raw, and only inside strings (every other
     # character it writes is ASCII), where their escape means the same code point.
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def html_text(value: object) -> str:
+    """``value`` as text for an HTML element or a quoted attribute: visible escapes, then entities."""
+    return html.escape(printable(str(value)), quote=True)
 
 
 def xml_text(text: str) -> str:
