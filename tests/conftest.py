@@ -10,6 +10,9 @@ from support import DURABLE_SKIP_REASON, durable_available
 
 os.environ.setdefault("SERVICEFLOW_LOAD_PLUGINS", "")
 
+# The live-mode fixtures (store_url, pg_url, store, clock, engine, service): tests/live_support.py.
+pytest_plugins = ["live_support"]
+
 EVALUATORS = [
     pytest.param("native", id="native"),
     pytest.param(

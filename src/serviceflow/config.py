@@ -54,6 +54,9 @@ _TOP_KEYS = {
     "waivers",
     "enrichers",
     "actions",
+    "live",
+    "sources",
+    "routes",
 }
 _POLICY_KEYS = {"enabled", "severity", "params", "calendar"}
 
@@ -85,6 +88,12 @@ class Config:
     """``[enrichers.NAME]`` tables: ``enabled`` and the enricher's own options (plugins check those)."""
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``[actions.NAME]`` tables: each action's options."""
+    live: dict[str, Any] = field(default_factory=dict)
+    """The ``[live]`` table: the service's settings (:mod:`serviceflow.live.settings` checks them)."""
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[sources.NAME]`` tables: the pollers the service runs (:mod:`serviceflow.live.connectors`)."""
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[routes.NAME]`` tables: the connectors' webhook endpoints the service mounts."""
     key_lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
     """The line each key (as a path: ``("policies", "p", "params", "within")``) is written on."""
 
@@ -287,7 +296,7 @@ def _check_numbers(data: Any, report: _Reporter, keys: tuple[str, ...] = ()) -> 
 
 
 _TOP_LEVEL_VALUES = ("policy-paths", "evaluator", "fail-on", "bundled", "waivers")
-_TABLES_OF_TABLES = ("policies", "calendars", "enrichers", "actions")
+_TABLES_OF_TABLES = ("policies", "calendars", "enrichers", "actions", "sources", "routes")
 
 
 def _check_placement(data: dict[str, Any], report: _Reporter) -> None:
@@ -379,6 +388,11 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
         if not isinstance(options.get("enabled", True), bool):
             raise report.error("'enabled' must be true or false", "enrichers", name, "enabled")
     actions = _plugin_tables(data, "actions", report)
+    sources = _plugin_tables(data, "sources", report)
+    routes = _plugin_tables(data, "routes", report)
+    live = data.get("live", {})
+    if not isinstance(live, dict):
+        raise report.error("'live' must be a table (see docs/live.md)", "live")
     waivers = data.get("waivers")
     if waivers is not None and not (isinstance(waivers, str) and waivers.strip()):
         raise report.error("'waivers' must be the path of a waivers file", "waivers")
@@ -394,12 +408,16 @@ def _parse(data: dict[str, Any], report: _Reporter, calendars: dict[str, Calenda
         waivers=base / waivers if waivers is not None else None,
         enrichers=enrichers,
         actions=actions,
+        live=live,
+        sources=sources,
+        routes=routes,
         key_lines=report.key_lines,
     )
 
 
 def _plugin_tables(data: dict[str, Any], key: str, report: _Reporter) -> dict[str, dict[str, Any]]:
-    """``[enrichers.NAME]`` / ``[actions.NAME]``: a table of tables, whose contents plugins check."""
+    """``[enrichers.NAME]``, ``[actions.NAME]``, ``[sources.NAME]``, ``[routes.NAME]``: a table of
+    tables, whose contents plugins check."""
     tables = data.get(key, {})
     if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
         raise report.error(f"'{key}' must be a table of tables, one per {key[:-1]}", key)

@@ -114,3 +114,10 @@ class ActionError(ServiceflowError):
     def __init__(self, message: str, location: Location | None = None, *, retry: bool = True) -> None:
         super().__init__(message, location)
         self.retry = retry
+
+
+#: What a plugin's code (an import, a hook, a condition, an enricher, a reader, a reporter, an action)
+#: may raise that serviceflow catches and reports by the plugin's name: any exception, and also
+#: ``SystemExit``, because a plugin calling ``sys.exit(0)`` would otherwise end a lint run silently with
+#: "clean". ``KeyboardInterrupt`` is the user's and is never caught.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)

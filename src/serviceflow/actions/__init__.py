@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from serviceflow.contributions import ActionContext, ActionFunction, ActionResult
+from serviceflow.errors import PLUGIN_FAILURES, ActionError
 from serviceflow.findings import Evaluation
 from serviceflow.transitions import Transition
 
@@ -24,8 +25,11 @@ def act(name: str, function: ActionFunction, transition: Transition, context: Ac
     finding = transition.finding
     try:
         detail = function(finding, context)
-    except Exception as exc:
-        return ActionResult(name, finding.key, False, f"{type(exc).__name__}: {exc}", context.idempotency_key)
+    except PLUGIN_FAILURES as exc:
+        retry = not isinstance(exc, ActionError) or exc.retry
+        return ActionResult(
+            name, finding.key, False, f"{type(exc).__name__}: {exc}", context.idempotency_key, retry
+        )
     return ActionResult(name, finding.key, True, detail or "", context.idempotency_key)
 
 
