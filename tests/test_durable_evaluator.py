@@ -21,7 +21,7 @@ from serviceflow.conditions import ConditionContext, NamedCondition
 from serviceflow.errors import EvaluatorError
 from serviceflow.evaluators.durable import DurableEvaluator
 from serviceflow.evaluators.native import NativeEvaluator
-from serviceflow.findings import Finding
+from serviceflow.findings import Finding, Status
 from serviceflow.policy import bundled_policy_dir, load_policies
 from serviceflow.policy.compiler import parse_policy
 from serviceflow.policy.ir import CompiledPolicy
@@ -790,17 +790,25 @@ def test_a_naive_now_is_refused_like_the_native_evaluator(evaluators) -> None:
         evaluators[1].evaluate_case("c1", case(FLAGGED), datetime(2024, 5, 6, 12, 0))
 
 
-def test_a_deadline_that_is_not_a_time_fails_on_both_evaluators() -> None:
+def test_a_deadline_that_is_not_a_time_is_an_engine_error_on_both_evaluators() -> None:
+    """Bad values fail the one record loudly (an engine error naming the policy), not the whole run."""
     text = "id: bad-by\ntitle: t\nseverity: error\nrationale: r\nfor_each: {type: a}\n"
     text += "require: {exists: {type: b}}\nby: $subject.x\nmessage: m\n"
     policy = parse_policy(parse_yaml(text, "bad-by.yaml")).bind()
-    records = case({"id": "r1", "type": "a", "at": t("10:00"), "x": 3})
+    records = case(
+        {"id": "r1", "type": "a", "at": t("10:00"), "x": 3},
+        {"id": "r2", "type": "a", "at": t("10:00"), "x": t("10:30")},
+    )
     durable = DurableEvaluator([policy])
     try:
-        with pytest.raises(EvaluatorError, match="policy 'bad-by' failed on record 'r1'"):
-            NativeEvaluator([policy]).evaluate_case("c1", records, t("11:00"))
-        with pytest.raises(EvaluatorError, match="policy 'bad-by' failed on record 'r1'"):
-            durable.evaluate_case("c1", records, t("11:00"))
+        for evaluator in (NativeEvaluator([policy]), durable):
+            findings = evaluator.evaluate_case("c1", records, t("11:00")).findings
+            assert [(f.record_id, f.status) for f in findings] == [
+                ("r1", Status.ERROR),
+                ("r2", Status.VIOLATION),
+            ], evaluator.name
+            assert "policy 'bad-by' could not decide" in findings[0].message
+            assert "bad-by.yaml" in findings[0].message
         fixed = case({"id": "r1", "type": "a", "at": t("10:00"), "x": t("12:00")})
         assert len(durable.evaluate_case("c1", fixed, t("11:00")).findings) == 1  # usable after an error
     finally:

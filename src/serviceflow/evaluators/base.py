@@ -7,6 +7,7 @@ conformance suite compare them finding for finding.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from serviceflow.policy.templates import format_value, render
 from serviceflow.records.model import Record
 
 __all__ = [
+    "RUNTIME_ERRORS",
     "CaseFindings",
     "CaseView",
     "Evaluator",
@@ -104,6 +106,26 @@ class CaseView:
         """The record's place in the case's order (it must be one of the visible records)."""
         return self.positions[id(record)]
 
+    def after(self, records: list[Record], record: Any) -> list[Record]:
+        """Those of ``records`` (in case order) that come after ``record``; all when it is no record here.
+
+        A pre-filter for a query that asks for records after another (``after: [$it, $subject]``):
+        the query still checks its condition on each, this only skips those that cannot pass.
+        """
+        position = self.positions.get(id(record)) if isinstance(record, Record) else None
+        if position is None:
+            return records
+        positions = self.positions
+        return records[bisect.bisect_right(records, position, key=lambda r: positions[id(r)]) :]
+
+    def before(self, records: list[Record], record: Any) -> list[Record]:
+        """Those of ``records`` (in case order) that come before ``record``; all when it is no record here."""
+        position = self.positions.get(id(record)) if isinstance(record, Record) else None
+        if position is None:
+            return records
+        positions = self.positions
+        return records[: bisect.bisect_left(records, position, key=lambda r: positions[id(r)])]
+
     def of_types(self, types: tuple[str, ...]) -> list[Record]:
         """Records of these types in case order; multi-type merges are built once per case."""
         if len(types) == 1:
@@ -181,19 +203,30 @@ def visible_records(records: Iterable[Record], now: datetime) -> list[Record]:
     return [record for record in records if record.at <= now]
 
 
-def engine_error(policy: CompiledPolicy, case_id: str, subject: Record, error: ConditionError) -> Finding:
-    """The finding for a record a policy could not decide because a plugin's code failed.
+#: What evaluating a policy can raise about one record's values: a plugin's condition failing, values
+#: of different kinds compared (text with a number), a time beyond year 9999 (a due plus 48 hours).
+RUNTIME_ERRORS = (ConditionError, TypeError, ValueError, ArithmeticError)
 
-    It names the plugin, the condition and the policy, so that the run fails loudly (never a silent
-    pass) and the user knows whose code to look at; evaluation of other records goes on.
+
+def engine_error(policy: CompiledPolicy, case_id: str, subject: Record, error: Exception) -> Finding:
+    """The finding for a record a policy could not decide: a plugin's code failed, or its values did.
+
+    It names the policy and its file (and the plugin and condition for a named condition), so that the
+    run fails loudly, never a silent pass, and says whose code or data to look at; evaluation of the
+    other records and cases goes on.
     """
+    if isinstance(error, ConditionError):
+        problem = error.message
+    else:
+        where = f" ({policy.source.file})" if policy.source is not None and policy.source.file else ""
+        problem = f"its values could not be evaluated{where}: {type(error).__name__}: {error}"
     return Finding(
         policy=policy.id,
         severity=Severity.ERROR,
         status=Status.ERROR,
         case_id=case_id,
         record_id=subject.id,
-        message=f"policy '{policy.id}' could not decide: {error.message}",
+        message=f"policy '{policy.id}' could not decide: {problem}",
         evidence=(subject.id,),
         origin=subject.origin,
     )

@@ -23,8 +23,14 @@ from typing import Any
 
 from serviceflow.calendars import Calendar
 from serviceflow.conditions import ConditionContext, ConditionError
-from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import CaseView, engine_error, evidence_ids, find_phrase, render
+from serviceflow.evaluators.base import (
+    RUNTIME_ERRORS,
+    CaseView,
+    engine_error,
+    evidence_ids,
+    find_phrase,
+    render,
+)
 from serviceflow.findings import Finding, Status
 from serviceflow.policy import ir
 from serviceflow.policy.regex import compile_pattern
@@ -90,12 +96,6 @@ def _watch(changes: list[datetime], now: datetime, value: Any, offsets: tuple[ti
                 changes.append(moment)
 
 
-def _failed(policy: ir.CompiledPolicy, subject: Record, view: CaseView, exc: Exception) -> EvaluatorError:
-    return EvaluatorError(
-        f"policy '{policy.id}' failed on record '{subject.id}' of case '{view.case_id}': {exc}"
-    )
-
-
 class _Generator:
     """Writes the source of one policy's function, with its constants in the module namespace."""
 
@@ -107,6 +107,7 @@ class _Generator:
         self._names = itertools.count()
         self.clock = "clock"  # the subject-selection probe counts plain elapsed time: "None" there
         self.records: set[str] = set()  # local names known to hold a Record
+        self.decisive: set[int] = set()  # ids of the nones in when that one match decides (see below)
 
     # --- plumbing --------------------------------------------------------------------------------------
 
@@ -135,10 +136,10 @@ class _Generator:
             "_find_phrase": find_phrase,
             "_ConditionContext": ConditionContext,
             "_ConditionError": ConditionError,
+            "_RUNTIME_ERRORS": RUNTIME_ERRORS,
             "_engine_error": engine_error,
             "_finding": _finding,
             "_watch": _watch,
-            "_failed": _failed,
             "_policy": self.policy,
             **self.constants,
         }
@@ -166,18 +167,18 @@ class _Generator:
             self.emit("    continue")
         self.emit("evidence = []")
         scope: dict[str, str] = {"now": "now", "subject": "subject"}
-        for let in policy.lets:
-            value = self.expr(let.expr, scope)
-            local = self.name("L")
-            self.emit(f"{local} = {value}")
-            scope = {**scope, let.name: local}
+        deferred = ir.deferred_lets(policy)
+        scope = self.lets([let for let in policy.lets if let.name not in deferred], scope)
         self.emit("finding = None")
         opened = 0
         if policy.when is not None:
+            self.decisive = _decisive_nones(policy.when)
             applies = self.cond(policy.when, scope)
+            self.decisive = set()
             self.emit(f"if {applies}:")
             self.depth += 1
             opened += 1
+        scope = self.lets([let for let in policy.lets if let.name in deferred], scope)
         met = self.cond(policy.require, scope)
         self.emit(f"if not {met}:")
         self.depth += 1
@@ -186,17 +187,24 @@ class _Generator:
         self.emit(f"finding = _finding(_policy, view, subject, {deadline}, evidence, {shown})")
         self.depth -= 1 + opened
         self.depth -= 1
-        self.emit("except _ConditionError as exc:")
+        self.emit("except _RUNTIME_ERRORS as exc:")
         self.emit("    findings.append(_engine_error(_policy, view.case_id, subject, exc))")
         self.emit("    continue")
-        self.emit("except (TypeError, ValueError) as exc:")
-        self.emit("    raise _failed(_policy, subject, view, exc) from exc")
         self.emit("if finding is not None:")
         self.emit("    findings.append(finding)")
         for watch in policy.timing.watches:
             offsets = self.constant(watch.offsets)
             self.emit(f"_watch(changes, now, {scope[watch.let]}, {offsets})")
         return "\n".join(self.lines) + "\n"
+
+    def lets(self, lets: list[ir.Let], scope: dict[str, str]) -> dict[str, str]:
+        """Emit the lets in order, each into a local; the scope with their names bound."""
+        for let in lets:
+            value = self.expr(let.expr, scope)
+            local = self.name("L")
+            self.emit(f"{local} = {value}")
+            scope = {**scope, let.name: local}
+        return scope
 
     def message_bindings(self, scope: dict[str, str]) -> str:
         """The names a message may show, as a dict literal (built only when there is a finding)."""
@@ -301,6 +309,7 @@ class _Generator:
             )
             return found
         self.emit(f"{found} = []")
+        candidates = self.narrowed(query, candidates, scope)
         alias = self.name("a")
         self.emit(f"for {alias} in {candidates}:")
         self.depth += 1
@@ -312,6 +321,33 @@ class _Generator:
             self.emit("    break")
         self.depth -= 1
         return found
+
+    def narrowed(self, query: ir.Query, candidates: str, scope: dict[str, str]) -> str:
+        """The candidates, cut to one side of a record when the query's ``where`` requires it.
+
+        ``after: [$it, $subject]`` (or ``before``) among the conditions every match must meet (the
+        ``where`` itself or an item of its top-level ``all``) bounds the matches to one side of that
+        record: the loop starts (or stops) there instead of testing every earlier record, which keeps
+        a long case linear. The condition is still tested on each candidate; this only skips records
+        that cannot meet it, so matches, their order and the evidence are the same.
+        """
+        where = query.where
+        conjuncts = where.items if isinstance(where, ir.All) else (where,)
+        for item in conjuncts:
+            if not isinstance(item, ir.Order):
+                continue
+            alias = ir.Ref(query.alias)
+            if item.left == alias and _plain_ref(item.right, query.alias):
+                other, later = item.right, item.op == "after"
+            elif item.right == alias and _plain_ref(item.left, query.alias):
+                other, later = item.left, item.op == "before"
+            else:
+                continue
+            bound = self.ref(other, scope)  # type: ignore[arg-type]
+            cut = self.name("r")
+            self.emit(f"{cut} = view.{'after' if later else 'before'}({candidates}, {bound})")
+            return cut
+        return candidates
 
     def pick(self, node: ir.Pick, scope: dict[str, str]) -> str:
         latest = node.which == "latest"
@@ -464,6 +500,11 @@ class _Generator:
             found = self.matches(node.query, scope, first_only=True)
             self.emit(f"{out} = _bool({found})")
             return out
+        if id(node) in self.decisive:
+            # One match decides ``when`` is false, and then nothing this subject gathered is kept.
+            found = self.matches(node.query, scope, first_only=True)
+            self.emit(f"{out} = not {found}")
+            return out
         found = self.matches(node.query, scope, first_only=False)
         self.emit(f"evidence.extend({found})")
         self.emit(f"{out} = not {found}")
@@ -486,3 +527,26 @@ class _Generator:
         self.emit("    break")
         self.depth -= 1
         return out
+
+
+def _decisive_nones(when: ir.Cond) -> set[int]:
+    """The ``none`` nodes of a ``when`` (by identity) whose first match makes the whole ``when`` false.
+
+    Those reached from its root through ``all`` alone: a match there fails the ``when``, and a subject
+    whose ``when`` fails has no finding, so the rest of the matches (evidence otherwise) are never
+    needed. Anywhere else (under ``any`` or ``not``) every match may end up as evidence.
+    """
+    decisive: set[int] = set()
+    pending: list[ir.Cond] = [when]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ir.All):
+            pending.extend(node.items)
+        elif isinstance(node, ir.Exists) and node.negate:
+            decisive.add(id(node))
+    return decisive
+
+
+def _plain_ref(node: ir.Expr, alias: str) -> bool:
+    """A reference to a whole bound value other than the query's own record (evaluated once, outside)."""
+    return isinstance(node, ir.Ref) and not node.path and node.root != alias

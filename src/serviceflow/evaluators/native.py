@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from serviceflow.calendars import Calendar
-from serviceflow.conditions import ConditionContext, ConditionError
-from serviceflow.errors import EvaluatorError
+from serviceflow.conditions import ConditionContext
 from serviceflow.evaluators.base import (
+    RUNTIME_ERRORS,
     CaseFindings,
     CaseView,
     engine_error,
@@ -114,7 +114,10 @@ class _PolicyProgram:
     def __init__(self, policy: ir.CompiledPolicy, wrap: Wrap | None = None) -> None:
         self.policy = policy
         self.subject_where = _cond(policy.subject.where, wrap) if policy.subject.where is not None else None
-        self.lets = [(let.name, _expr(let.expr, wrap)) for let in policy.lets]
+        deferred = ir.deferred_lets(policy)
+        lets = [(let.name, _expr(let.expr, wrap)) for let in policy.lets]
+        self.lets = [(name, fn) for name, fn in lets if name not in deferred]
+        self.later_lets = [(name, fn) for name, fn in lets if name in deferred]
         self.when = _cond(policy.when, wrap) if policy.when is not None else None
         self.require = _cond(policy.require, wrap)
         self.by = _expr(policy.by, wrap) if policy.by is not None else None
@@ -134,13 +137,9 @@ class _PolicyProgram:
                         continue
                 frame = Frame(view, {"now": view.now, "subject": subject}, clock, policy.id)
                 finding = self.decide(frame, subject)
-            except ConditionError as exc:
+            except RUNTIME_ERRORS as exc:
                 findings.append(engine_error(policy, view.case_id, subject, exc))
                 continue
-            except (TypeError, ValueError) as exc:
-                raise EvaluatorError(
-                    f"policy '{policy.id}' failed on record '{subject.id}' of case '{view.case_id}': {exc}"
-                ) from exc
             if finding is not None:
                 findings.append(finding)
             if watching:
@@ -152,6 +151,8 @@ class _PolicyProgram:
             frame.bindings[name] = fn(frame)
         if self.when is not None and not self.when(frame):
             return None
+        for name, fn in self.later_lets:
+            frame.bindings[name] = fn(frame)
         if self.require(frame):
             return None
         deadline = self.by(frame) if self.by is not None else None

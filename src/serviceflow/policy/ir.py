@@ -34,15 +34,17 @@ compare equal to the compiler's, and ``dataclasses.replace`` keeps it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from serviceflow.conditions import NamedCondition
 from serviceflow.errors import Location
 from serviceflow.findings import Severity
-from serviceflow.policy.yamlsource import SourceDocument
+
+if TYPE_CHECKING:
+    from serviceflow.policy.yamlsource import SourceDocument
 
 # --- value expressions -------------------------------------------------------------------------
 
@@ -431,3 +433,29 @@ def reads_field(policy: CompiledPolicy, name: str) -> bool:
         if isinstance(node, Ref) and name in node.path:
             return True
     return False
+
+
+def deferred_lets(policy: CompiledPolicy) -> frozenset[str]:
+    """The lets computed only for a subject that ``when`` admits: not read by ``when``, by a watch of
+    ``$now``, or by a let that is.
+
+    Every evaluator computes a policy's lets in order, but these only after ``when`` holds, so a
+    subject that ``when`` turns away costs nothing for them: ``one-human`` counts the people in a case
+    (a walk over its contacts) only at a contact by someone new, which makes a long case linear rather
+    than quadratic. A let ``when`` needs, or one whose value says when ``$now`` turns the verdict,
+    stays first. A reference is matched by its root name, so a query alias spelt like a let keeps that
+    let first: never wrong, at most eager.
+    """
+    if policy.when is None:
+        return frozenset()
+    names = {let.name for let in policy.lets}
+    needed = _roots(policy.when) & names
+    needed |= {watch.let for watch in policy.timing.watches}
+    for let in reversed(policy.lets):
+        if let.name in needed:
+            needed |= _roots(let.expr) & names
+    return frozenset(names - needed)
+
+
+def _roots(node: Any) -> set[str]:
+    return {item.root for item in walk(node) if isinstance(item, Ref)}

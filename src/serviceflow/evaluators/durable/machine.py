@@ -129,11 +129,19 @@ class _PolicyCompiler(QueryCompiler):
             )
             violated = self.value(policy.by, final, BY, CheckDeadline(verdict), True)
         entry = self.cond(policy.require, final, Stop(), violated, True)
+        # As natively: the lets ``when`` does not need come after it (ir.deferred_lets), the others
+        # before; each in the lets' order, seeing the lets written before it.
+        deferred = ir.deferred_lets(policy)
+        for position in reversed(range(len(policy.lets))):
+            let = policy.lets[position]
+            if let.name in deferred:
+                entry = self.value(let.expr, frozenset(names[: position + 2]), let.name, entry, True)
         if policy.when is not None:
             entry = self.cond(policy.when, final, entry, Stop(), True)
         for position in reversed(range(len(policy.lets))):
             let = policy.lets[position]
-            entry = self.value(let.expr, frozenset(names[: position + 2]), let.name, entry, True)
+            if let.name not in deferred:
+                entry = self.value(let.expr, frozenset(names[: position + 2]), let.name, entry, True)
         self.normalizer.clocked = False
         return self.selection(entry)
 

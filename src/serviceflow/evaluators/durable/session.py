@@ -40,9 +40,10 @@ import durable_rules_engine
 from durable import engine
 
 from serviceflow.calendars import Calendar
-from serviceflow.conditions import ConditionContext, ConditionError
+from serviceflow.conditions import ConditionContext
 from serviceflow.errors import EvaluatorError
 from serviceflow.evaluators.base import (
+    RUNTIME_ERRORS,
     CaseFindings,
     CaseView,
     engine_error,
@@ -245,7 +246,7 @@ class Case:
         self.pending: deque[tuple[int, int]] = deque()
         self.evidence: dict[tuple[int, int], set[int]] = defaultdict(set)
         self.outcomes: list[tuple[tuple[int, int], bool, Env]] = []
-        self.errors: list[tuple[tuple[int, int], ConditionError]] = []
+        self.errors: list[tuple[tuple[int, int], Exception]] = []
         self.changes: list[datetime] = []
         self._contexts: dict[str, ConditionContext] = {}
         self.started: set[tuple[int, int]] = set()
@@ -297,8 +298,13 @@ class Case:
         """Run a step, turning a Python error in value plumbing into the native evaluator's error."""
         try:
             step(self, env)
-        except (TypeError, ValueError) as exc:
-            self.fail(self._explain(exc, env))
+        except RUNTIME_ERRORS as exc:
+            # As natively: the record being decided gets an engine error and its path ends; outside
+            # a record's path (no such record), the case cannot be evaluated at all.
+            if DECIDING in env:
+                self.engine_error(env, exc)
+            else:
+                self.fail(self._explain(exc, env))
 
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -364,7 +370,7 @@ class Case:
             self._contexts[policy_id] = context
         return context
 
-    def engine_error(self, env: Env, error: ConditionError) -> None:
+    def engine_error(self, env: Env, error: Exception) -> None:
         """The record this path decides gets an engine error instead of a verdict; its path ends here."""
         key = env[DECIDING]
         if self.once(("error", key)):

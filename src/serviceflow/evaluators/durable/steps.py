@@ -226,7 +226,8 @@ class StartSubject:
             case.started.add(key)
             clock = case.clocks[self.policy_index]
             start = {"now": env["now"], "subject": subject, EVIDENCE: key, DECIDING: key, CLOCK: clock}
-            self.then(case, start)
+            # Through case.run, so that a value error on this subject's path is its engine error.
+            case.run(self.then, start)
 
 
 class Verdict:
