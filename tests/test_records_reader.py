@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -166,12 +165,14 @@ class _Lines:
         self.lines = lines
         self.handed_out = 0
 
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self.lines:
-            self.handed_out += 1
-            yield line
+    def readline(self, size: int = -1) -> bytes:
+        assert size > 0, "lines are read with a bound on their length"
+        if self.handed_out == len(self.lines):
+            return b""
+        self.handed_out += 1
+        return self.lines[self.handed_out - 1]
 
-    def read(self) -> bytes:  # pragma: no cover - reading everything would be the bug under test
+    def read(self, size: int = -1) -> bytes:  # pragma: no cover - reading it whole is the bug under test
         raise AssertionError("a JSON Lines source was read whole")
 
 

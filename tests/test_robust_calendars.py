@@ -172,3 +172,17 @@ def test_the_longest_duration_still_fits_an_office_calendar() -> None:
     with within_seconds(5):
         deadline = office.add(START, timedelta(days=limits.MAX_DURATION_DAYS))
     assert deadline.year < START.year + limits.MAX_BUSINESS_SPAN_YEARS
+
+
+@pytest.mark.parametrize(
+    "rule", ["RRULE:BEGIN:VEVENT", "RRULE:FREQ=", "RRULE:FREQ=DAILY;UNTIL=notadate", "RRULE:;;"]
+)
+def test_a_broken_recurrence_rule_is_a_configuration_error(tmp_path: Path, rule: str) -> None:
+    """Found by fuzzing: icalendar raises its own error types when a broken property is read."""
+    path = tmp_path / "broken.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:x\nBEGIN:VEVENT\nUID:u1\nDTSTART;VALUE=DATE:20241225\n"
+        f"{rule}\nSUMMARY:Christmas\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    with pytest.raises(ConfigError, match="event 'Christmas'"):
+        load_ical_holidays(path)

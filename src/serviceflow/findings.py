@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from serviceflow import limits
 from serviceflow.errors import InputError, Location
 from serviceflow.timeutil import format_datetime
 
@@ -48,6 +49,29 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Subject:
+    """What reports group a finding by: when its subject record happened, who acted, on which channel.
+
+    Evaluators leave :attr:`Finding.subject` empty; it is filled only for a report that groups
+    findings this way (the HTML report's weeks, actors and channels; :mod:`serviceflow.subjects`),
+    where the records are at hand, so that every other run pays nothing for it.
+    """
+
+    at: datetime
+    """The subject record's ``at``."""
+    actor: str | None = None
+    """The subject record's ``actor.id``."""
+    role: str | None = None
+    """The subject record's ``actor.role`` (customer, agent, ...)."""
+    channel: str | None = None
+    """The subject record's ``channel``, else that of the case's ``case_opened``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        at = format_datetime(self.at)
+        return {"at": at, "actor": self.actor, "role": self.role, "channel": self.channel}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One policy outcome about one record of one case."""
 
@@ -62,6 +86,9 @@ class Finding:
     origin: Location | None = field(default=None, compare=False)
     reason: str | None = field(default=None, compare=False)
     """Why the policy fired, in one line (``lint --explain``; :mod:`serviceflow.explain`)."""
+    subject: Subject | None = field(default=None, compare=False)
+    """When, by whom and on which channel the subject record happened, for reports that group by
+    them (``None`` unless asked for: :mod:`serviceflow.subjects`)."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -93,13 +120,13 @@ class Finding:
             data["location"] = {"file": self.origin.file, "line": self.origin.line}
         if self.reason is not None:
             data["reason"] = self.reason
+        if self.subject is not None:
+            data["subject"] = self.subject.to_dict()
         return data
 
 
-#: How many input errors an evaluation keeps, in input order; the rest are only counted. A file of a
-#: million broken lines must not hold a million messages (or print them): the first ones say what is
-#: wrong, and "and N more" says how much.
-MAX_INPUT_ERRORS = 1000
+#: How many input errors an evaluation keeps (see :data:`serviceflow.limits.MAX_INPUT_ERRORS`).
+MAX_INPUT_ERRORS = limits.MAX_INPUT_ERRORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +196,21 @@ class Evaluation:
             "pending_by_policy": dict(sorted(pending_by_policy.items())),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, findings: bool = True) -> dict[str, Any]:
+        """The evaluation as plain data (the JSON report); ``findings=False`` leaves out the four lists
+        of findings, for a reporter that writes them one at a time."""
+        lists: dict[str, Any] = (
+            {
+                "violations": [f.to_dict() for f in self.violations],
+                "pending": [f.to_dict() for f in self.pending],
+                "waived": [w.to_dict() for w in self.waived],
+                "engine_errors": [f.to_dict() for f in self.engine_errors],
+            }
+            if findings
+            else {}
+        )
         return {
-            "violations": [f.to_dict() for f in self.violations],
-            "pending": [f.to_dict() for f in self.pending],
-            "waived": [w.to_dict() for w in self.waived],
-            "engine_errors": [f.to_dict() for f in self.engine_errors],
+            **lists,
             "errors": [
                 {
                     "file": e.location.file,
@@ -199,12 +235,12 @@ class EvaluationCollector:
     input order. Collectors of partitions merge with :meth:`merge`.
     """
 
-    def __init__(self, now: datetime, max_input_errors: int = MAX_INPUT_ERRORS) -> None:
+    def __init__(self, now: datetime, max_input_errors: int | None = None) -> None:
         self.now = now
         self.violations: list[Finding] = []
         self.pending: list[Finding] = []
         self.engine_errors: list[Finding] = []
-        self.max_input_errors = max_input_errors
+        self.max_input_errors = limits.MAX_INPUT_ERRORS if max_input_errors is None else max_input_errors
         self._input_errors: list[tuple[int, InputError]] = []
         self._dropped = 0
         self.cases = 0

@@ -48,3 +48,33 @@ shut by a closure that never ends, gets an error after walking at most this far 
 MAX_ICAL_OCCURRENCES = 100_000
 """Most closed dates and closures one iCalendar file may produce, recurrences expanded. A public
 holiday calendar over a century has a few thousand; ``RRULE:FREQ=SECONDLY`` would have billions."""
+
+# --- Records (the record path) ------------------------------------------------------------------
+
+MAX_LINE_BYTES = 16 << 20
+"""The longest JSON Lines line, in bytes (16 MiB): a record is a few hundred bytes, a long email body
+a few hundred kilobytes. A longer line is that line's error and is skipped without being held in
+memory, so a file that is one endless line cannot exhaust it; the lines after it are read."""
+
+MAX_ARRAY_BYTES = 1 << 30
+"""The largest file (decompressed) that is one JSON array (1 GiB). An array is read whole, as it cannot
+be split reliably without parsing it; JSON Lines, which is streamed, has no size limit."""
+
+MAX_RECORD_DEPTH = 64
+"""Deepest nesting of objects and arrays in one record (the record itself is level 1). Only ``meta``
+and plugins' record types nest at all; a deeper record is that record's error. Policy test files embed
+records in YAML, which is limited to :data:`MAX_YAML_DEPTH`, so this stays well below it."""
+
+MAX_DECOMPRESSED_BYTES = 64 << 30
+"""The most bytes one gzip file (or gzip on standard input) may decompress to (64 GiB): an export of
+tens of millions of records. Past it the rest of the file is skipped with an error, so that a small
+"gzip bomb" cannot keep a run busy for hours."""
+
+MAX_DIRECTORY_FILES = 100_000
+"""The most record files a directory argument may contribute. Past it the directory is an input error
+(naming it) rather than a walk through a whole file system, such as ``serviceflow lint /``."""
+
+MAX_INPUT_ERRORS = 1000
+"""How many input errors an evaluation keeps, in input order; the rest are only counted. A file of a
+million broken lines must not hold a million messages (or print them): the first ones say what is
+wrong, and "and N more" says how much."""

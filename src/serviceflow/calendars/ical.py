@@ -99,7 +99,12 @@ def load_ical_holidays(
         if event.cancelled:
             continue
         skipped = overridden.get(event.uid, set()) if event.recurrence_id is None else set()
-        for start in _occurrences(event, years, skipped, source, budget):
+        try:
+            starts = _occurrences(event, years, skipped, source, budget)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # icalendar: a broken property
+            message = f"event {event.label!r}: bad recurrence: {exc}"
+            raise ConfigError(message, Location(str(source))) from None
+        for start in starts:
             try:
                 if isinstance(start, datetime):
                     if event.length > timedelta(0):
@@ -140,7 +145,7 @@ def _floating_zone(name: str | None, source: Path) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"unknown time zone {name!r} for floating times", Location(str(source))) from None
 
 
@@ -152,7 +157,7 @@ def _event(component: Any, source: Path) -> _Event:
         recurrence_id = component.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in component else None
     except OverflowError:
         raise ConfigError(f"event {label!r} ends after the year 9999", Location(str(source))) from None
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ConfigError(f"event {label!r}: {exc}", Location(str(source))) from None
     if isinstance(start, datetime) and start.tzinfo is None and "TZID" in component["DTSTART"].params:
         zone_id = component["DTSTART"].params["TZID"]
@@ -180,7 +185,10 @@ def _occurrences(
     from dateutil.rrule import rruleset
 
     component = event.component
-    rules, extra_starts = component.rrules, component.rdates
+    try:
+        rules, extra_starts = component.rrules, component.rdates
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # icalendar: a property it cannot parse
+        raise ConfigError(f"event {event.label!r}: bad recurrence: {exc}", Location(str(source))) from None
     if not rules and not extra_starts:
         return [] if _moment_key(event.start) in skipped else [event.start]
     for rule in rules:
@@ -204,7 +212,7 @@ def _occurrences(
             recurrence.rdate(_shifted(_like(value, first), shift))
         for value in component.exdates:
             recurrence.exdate(_shifted(_like(value, first), shift))
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
         raise ConfigError(f"event {event.label!r}: bad recurrence: {exc}", Location(str(source))) from None
     window_start = datetime(years.start + shift, 1, 1, tzinfo=first.tzinfo)
     window_end = datetime(years.stop + shift, 1, 1, tzinfo=first.tzinfo)

@@ -92,7 +92,7 @@ def _calendar(name: str, table: Mapping[str, Any], base_dir: Path, errors: _Erro
     timezone = table["timezone"]
     try:
         zone = ZoneInfo(timezone) if isinstance(timezone, str) else None
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         zone = None
     if zone is None:
         message = f"unknown time zone {timezone!r} (use an IANA name such as 'Europe/Berlin')"

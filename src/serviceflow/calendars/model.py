@@ -406,7 +406,7 @@ def _span_words() -> str:
 def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ValueError(
             f"unknown time zone {timezone!r} (use an IANA name such as 'Europe/Berlin')"
         ) from None

@@ -260,7 +260,7 @@ def resolve_zone(zone: str | tzinfo) -> tzinfo:
         return timezone(sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3))))
     try:
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise InputError(
             f"unknown time zone {zone!r}: use an IANA name such as Europe/Amsterdam, UTC, "
             "or an offset such as +01:00"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 
 from serviceflow.conditions import NamedCondition
@@ -14,30 +13,25 @@ from serviceflow.policy.yamlsource import load_yaml
 POLICY_SUFFIXES = (".yaml", ".yml")
 
 
-def bundled_policy_dir() -> Path:
-    """The four core policies: inside an installed wheel, or the repository's ``policies/``."""
-    installed = resources.files("serviceflow").joinpath("_bundled", "policies")
-    if installed.is_dir():
-        return Path(str(installed))
-    return Path(__file__).resolve().parents[3] / "policies"
-
-
 def policy_files(paths: Iterable[Path]) -> list[Path]:
     """Expand directories (recursively, sorted) into policy files; name a missing path as an error."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix in POLICY_SUFFIXES and not is_policy_test_file(p.relative_to(path))
+        try:
+            if path.is_dir():
+                files.extend(
+                    sorted(
+                        p
+                        for p in path.rglob("*")
+                        if p.suffix in POLICY_SUFFIXES and not is_policy_test_file(p.relative_to(path))
+                    )
                 )
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise PolicyError("no such policy file or directory", Location(str(path)))
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise PolicyError("no such policy file or directory", Location(str(path)))
+        except OSError as exc:  # a name too long, a directory that cannot be listed
+            raise PolicyError(f"cannot read: {exc.strerror or exc}", Location(str(path))) from None
     return files
 
 

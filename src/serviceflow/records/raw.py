@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from serviceflow import limits
 from serviceflow.errors import Location, RecordError
 
-__all__ = ["RECORDS_FORMAT", "STDIN", "STDIN_NAME", "RawItem"]
+__all__ = ["RECORDS_FORMAT", "STDIN", "STDIN_NAME", "RawItem", "nesting_problem"]
 
 #: The ``--input-format`` of serviceflow's own records: JSON Lines or JSON arrays, optionally gzip.
 RECORDS_FORMAT = "records"
@@ -27,3 +28,27 @@ class RawItem:
     origin: Location
     data: Any | None
     error: RecordError | None = None
+
+
+def nesting_problem(value: Any) -> str | None:
+    """Why ``value`` is nested too deeply to be a record, or None.
+
+    Past :data:`~serviceflow.limits.MAX_RECORD_DEPTH` levels of objects and arrays a record could not
+    be stored, reported or written into a policy test; the walk is iterative and stops at the limit,
+    so a hostile value costs at most its size once.
+    """
+    limit = limits.MAX_RECORD_DEPTH
+    level: list[Any] = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return f"the record is nested more than {limit} levels deep (serviceflow.limits.MAX_RECORD_DEPTH)"
+        inner: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                inner.extend(child for child in item.values() if isinstance(child, dict | list))
+            elif isinstance(item, list):
+                inner.extend(child for child in item if isinstance(child, dict | list))
+        level = inner
+    return None

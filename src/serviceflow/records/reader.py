@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import gzip
 import json
 import os
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+from serviceflow import limits
 from serviceflow.errors import InputError, Location, RecordError
-from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem
+from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem, nesting_problem
 
 __all__ = [
     "ITEM_ERROR",
@@ -40,6 +42,7 @@ __all__ = [
     "ITEM_VALUE",
     "RECORD_FILE_SUFFIXES",
     "OpenedSource",
+    "UnreadableSource",
     "decode_line",
     "expand_sources",
     "open_source",
@@ -73,20 +76,55 @@ def read_sources(sources: Sequence[str | Path], stdin: BinaryIO | None = None) -
 
 
 def expand_sources(sources: Iterable[str | Path]) -> list[str | Path]:
-    """The sources with each directory replaced by the record files inside it (sorted, recursive)."""
+    """The sources with each directory replaced by the record files inside it (sorted, recursive).
+
+    Symbolic links to files are followed, links to directories are not (a link loop cannot make the
+    walk endless). A directory that cannot be listed, or holds more than
+    :data:`~serviceflow.limits.MAX_DIRECTORY_FILES` record files, stays in the list as an
+    :class:`UnreadableSource`, which reading reports as an input error naming it, after the files
+    that could be read.
+    """
     expanded: list[str | Path] = []
     for source in sources:
         if source != STDIN and Path(source).is_dir():
-            expanded.extend(
-                sorted(
-                    path
-                    for path in Path(source).rglob("*")
-                    if path.name.endswith(RECORD_FILE_SUFFIXES) and path.is_file()
-                )
-            )
+            expanded.extend(_directory_files(Path(source)))
         else:
             expanded.append(source)
     return expanded
+
+
+class UnreadableSource(str):
+    """A source that cannot be read, with why; reading it raises the InputError it stands for."""
+
+    reason: str
+
+    def __new__(cls, name: str, reason: str) -> UnreadableSource:
+        source = super().__new__(cls, name)
+        source.reason = reason
+        return source
+
+
+def _directory_files(directory: Path) -> list[str | Path]:
+    found: list[Path] = []
+    problems: list[str | Path] = []
+
+    def unreadable(error: OSError) -> None:
+        name = error.filename if error.filename is not None else str(directory)
+        problems.append(UnreadableSource(str(name), f"cannot list the directory: {error.strerror or error}"))
+
+    limit = limits.MAX_DIRECTORY_FILES
+    for folder, subfolders, files in os.walk(directory, onerror=unreadable):
+        subfolders.sort()
+        for file in files:
+            if file.endswith(RECORD_FILE_SUFFIXES) and os.path.isfile(os.path.join(folder, file)):
+                found.append(Path(folder, file))
+        if len(found) > limit:
+            reason = (
+                f"the directory holds more than {limit:,} record files "
+                "(serviceflow.limits.MAX_DIRECTORY_FILES); name fewer, or a narrower directory"
+            )
+            return [UnreadableSource(str(directory), reason)]
+    return [*sorted(found), *problems]
 
 
 def source_name(source: str | Path) -> str:
@@ -158,6 +196,8 @@ def reading(source: str | Path, stdin: BinaryIO | None = None) -> Iterator[Opene
     compressed export can be piped in.
     """
     name = source_name(source)
+    if isinstance(source, UnreadableSource):
+        raise InputError(f"cannot read {name}: {source.reason}", Location(file=name))
     try:
         with contextlib.ExitStack() as stack:
             if source == STDIN:
@@ -197,11 +237,17 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def decode_line(raw: bytes, origin: Location) -> RawItem:
-    """The RawItem of one JSON Lines line: its value, or why it is not JSON."""
+    """The RawItem of one JSON Lines line: its value, or why it is not JSON (or nested too deeply)."""
     try:
-        return RawItem(origin, orjson.loads(raw))
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _error_item(origin, _line_problem(raw, exc))
+    # Brackets bound the depth: most lines have a handful, and need no walk.
+    if raw.count(b"{") + raw.count(b"[") > limits.MAX_RECORD_DEPTH:
+        problem = nesting_problem(value)
+        if problem is not None:
+            return _error_item(origin, problem)
+    return RawItem(origin, value)
 
 
 def _line_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
@@ -213,8 +259,8 @@ def _line_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
         json.loads(text)
     except json.JSONDecodeError as standard:
         return f"{standard.msg} (column {standard.colno})"
-    except RecursionError:
-        pass
+    except (RecursionError, ValueError):
+        pass  # nested too deeply, or an integer of more digits than Python converts: orjson's words
     return f"{exc.msg} (column {exc.colno})"
 
 
@@ -222,40 +268,141 @@ def _line_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
 #: stops with one message instead of one error per line (a CSV log read without --input-format).
 _PROBE_LINES = 5
 
+#: How often (in lines) the decompressed size of a gzip source is checked against its limit.
+_SIZE_CHECK_LINES = 1 << 16
+
+
+class _Overlong(bytes):
+    """A line longer than :data:`~serviceflow.limits.MAX_LINE_BYTES`, whose rest has been skipped."""
+
 
 def split_items(stream: BinaryIO, name: str = "<input>") -> Iterator[tuple[str, int, Any]]:
     """``(kind, line, payload)`` for each item of an open stream (see :func:`split_stream`).
 
     A source whose first lines do not look like JSON records (none starts with ``{`` or ``[``) is
     refused with an InputError that says what it looks like, rather than reported line by line.
+    Lines are read at most :data:`~serviceflow.limits.MAX_LINE_BYTES` at a time: a longer line is
+    that line's error, skipped without being held; a gzip stream that decompresses to more than
+    :data:`~serviceflow.limits.MAX_DECOMPRESSED_BYTES` ends with an error.
     """
-    lines = iter(stream)
+    line_limit = limits.MAX_LINE_BYTES
+    readline = stream.readline
+    lines: Iterator[bytes] = iter(functools.partial(readline, line_limit + 1), b"")
     leading: list[bytes] = []
     first: bytes = b""
     for line in lines:
         if not leading and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
-        leading.append(line)
         if line.strip(_WHITESPACE):
             first = line
+            if _too_long(line, line_limit) and line.lstrip(_WHITESPACE)[:1] == b"[":
+                # One array on one long line (a common export): read it whole, as an array.
+                leading.append(line)
+                yield from _split_array(_read_array(leading, stream, name))
+                return
+            leading.append(_bounded(line, line_limit, readline))
             break
+        leading.append(_bounded(line, line_limit, readline))
     if first and first.lstrip(_WHITESPACE)[:1] not in (b"{", b"["):
-        _probe(name, first, lines, leading)
-    if first.lstrip(_WHITESPACE)[:1] == b"[" and not _complete_line_followed(first, lines, leading):
-        yield from _split_array(b"".join(leading) + b"".join(lines))
+        _probe(name, first, lines, leading, line_limit, readline)
+    if first.lstrip(_WHITESPACE)[:1] == b"[" and not _complete_line_followed(
+        first, lines, leading, line_limit, readline
+    ):
+        yield from _split_array(_read_array(leading, stream, name))
         return
     line_number = 0
-    for chunk in (leading, lines):
-        for raw in chunk:
-            line_number += 1
-            if raw.strip(_WHITESPACE):
-                yield _LINE, line_number, raw
+    for raw in leading:
+        line_number += 1
+        if type(raw) is _Overlong:
+            yield _ERROR, line_number, _overlong_message(line_limit)
+        elif raw.strip(_WHITESPACE):
+            yield _LINE, line_number, raw
+    size_left = _decompressed_size_check(stream, name)
+    for raw in lines:
+        line_number += 1
+        if len(raw) > line_limit and raw[-1:] != b"\n":
+            _skip_rest_of_line(readline)
+            yield _ERROR, line_number, _overlong_message(line_limit)
+        elif raw.strip(_WHITESPACE):
+            yield _LINE, line_number, raw
+        if not line_number % _SIZE_CHECK_LINES and size_left is not None and size_left() < 0:
+            yield _ERROR, line_number, _decompressed_message()
+            return
+    if size_left is not None and size_left() < 0:
+        yield _ERROR, line_number, _decompressed_message()
 
 
-def _probe(name: str, first: bytes, lines: Iterator[bytes], leading: list[bytes]) -> None:
+def _too_long(line: bytes, limit: int) -> bool:
+    return len(line) > limit and line[-1:] != b"\n"
+
+
+def _bounded(line: bytes, limit: int, readline: Callable[[int], bytes]) -> bytes:
+    """The line, or an :class:`_Overlong` marker after skipping the rest of a line over the limit."""
+    if _too_long(line, limit):
+        _skip_rest_of_line(readline)
+        return _Overlong()
+    return line
+
+
+def _skip_rest_of_line(readline: Callable[[int], bytes]) -> None:
+    """Read past the end of the current line in bounded pieces, keeping none of it."""
+    while True:
+        piece = readline(1 << 20)
+        if not piece or piece[-1:] == b"\n":
+            return
+
+
+def _overlong_message(limit: int) -> str:
+    return (
+        f"the line is longer than {limit:,} bytes, the longest a record may be "
+        "(serviceflow.limits.MAX_LINE_BYTES); it was skipped"
+    )
+
+
+def _decompressed_size_check(stream: BinaryIO, name: str) -> Callable[[], int] | None:
+    """For a gzip stream, a function giving how many bytes it may still decompress (negative: over)."""
+    if not isinstance(stream, gzip.GzipFile):
+        return None
+
+    def size_left() -> int:
+        return limits.MAX_DECOMPRESSED_BYTES - stream.tell()
+
+    return size_left
+
+
+def _decompressed_message() -> str:
+    return (
+        f"the file decompresses to more than {limits.MAX_DECOMPRESSED_BYTES:,} bytes "
+        "(serviceflow.limits.MAX_DECOMPRESSED_BYTES); the rest of it is skipped"
+    )
+
+
+def _read_array(leading: list[bytes], stream: BinaryIO, name: str) -> bytes:
+    """The whole of a file that is one JSON array; an InputError when it is over the array limit."""
+    limit = limits.MAX_ARRAY_BYTES
+    head = b"".join(leading)
+    rest = stream.read(max(limit - len(head), 0) + 1)
+    if len(head) + len(rest) > limit:
+        raise InputError(
+            f"{name} is a JSON array larger than {limit:,} bytes (serviceflow.limits.MAX_ARRAY_BYTES); "
+            "an array is read whole, so write records this large as JSON Lines, which are streamed",
+            Location(file=name, line=1),
+        )
+    return head + rest
+
+
+def _probe(
+    name: str,
+    first: bytes,
+    lines: Iterator[bytes],
+    leading: list[bytes],
+    limit: int,
+    readline: Callable[[int], bytes],
+) -> None:
     """Raise InputError when none of the first few non-blank lines could be a record."""
     seen = 1
     for line in lines:
+        line = _bounded(line, limit, readline)
         leading.append(line)
         stripped = line.strip(_WHITESPACE)
         if not stripped:
@@ -283,19 +430,29 @@ def _probe(name: str, first: bytes, lines: Iterator[bytes], leading: list[bytes]
     )
 
 
-def _complete_line_followed(first: bytes, lines: Iterator[bytes], leading: list[bytes]) -> bool:
-    """Whether a first line starting with ``[`` is a whole JSON value with more lines after it.
+def _complete_line_followed(
+    first: bytes,
+    lines: Iterator[bytes],
+    leading: list[bytes],
+    limit: int,
+    readline: Callable[[int], bytes],
+) -> bool:
+    """Whether a first line starting with ``[`` is a line of JSON Lines rather than an array's start.
 
-    Then the file is JSON Lines whose first line happens to be an array (reported as that line's
-    error), not one array: reading it as an array would silently lose every later line. The lines
-    read to find out are appended to ``leading``.
+    It is when more lines follow and it is either a whole JSON value (JSON Lines whose first line
+    happens to be an array, reported as that line's error) or not a whole value but not ending the way
+    an array's first line does (``[``, an element and ``,``, or an element opening with ``{`` or
+    ``[``): a record line damaged at its start. Reading either as an array would lose every later line
+    at the first error; a file of one line is an array either way. The lines read to find out are
+    appended to ``leading``.
     """
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:
-        return False
+        if first.rstrip(_WHITESPACE).endswith((b"[", b",", b"{")):
+            return False
     for line in lines:
-        leading.append(line)
+        leading.append(_bounded(line, limit, readline))
         if line.strip(_WHITESPACE):
             return True
     return False
@@ -328,10 +485,19 @@ def _split_array(content: bytes) -> Iterator[tuple[str, int, Any]]:
         except RecursionError:
             yield _ERROR, line, "nested too deeply; the rest of the array is skipped"
             return
+        except ValueError as exc:  # an integer of more digits than Python converts
+            yield _ERROR, line, f"{exc}; the rest of the array is skipped"
+            return
         try:
-            yield _VALUE, line, orjson.loads(text[position:end])
+            value = orjson.loads(text[position:end])
         except orjson.JSONDecodeError as exc:
             yield _ERROR, line, exc.msg
+        else:
+            problem = nesting_problem(value)
+            if problem is None:
+                yield _VALUE, line, value
+            else:
+                yield _ERROR, line, problem
         position = _skip_whitespace(text, end)
         if text.startswith(",", position):
             position = _skip_whitespace(text, position + 1)
