@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from serviceflow.errors import EvaluatorError
+from serviceflow.errors import PLUGIN_FAILURES, EvaluatorError
 from serviceflow.records.model import Record
 
 #: Declared argument types and the Python values they accept (``None`` is accepted for every type:
@@ -106,7 +106,7 @@ class NamedCondition:
                 )
         try:
             result = self.function(context, **args)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             raise ConditionError(self, f"raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(result, bool):
             raise ConditionError(self, f"returned {result!r}, not true or false")

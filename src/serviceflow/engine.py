@@ -23,14 +23,22 @@ from typing import Any
 from serviceflow.batch import Partition
 from serviceflow.calendars import ALWAYS, Calendar
 from serviceflow.config import Config, find_config, load_config
+from serviceflow.contributions import EnricherSpec
 from serviceflow.enrichers import ActiveEnricher, EnricherChain
-from serviceflow.errors import ConfigError, EvaluatorError, Location, PolicyError, RecordError
+from serviceflow.errors import (
+    PLUGIN_FAILURES,
+    ConfigError,
+    EvaluatorError,
+    Location,
+    PolicyError,
+    RecordError,
+)
 from serviceflow.evaluators.base import CaseView, Evaluator
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.plugins import PluginHost, discover
 from serviceflow.policy import CompiledPolicy, PolicyDefinition, load_policies
 from serviceflow.policy.fieldrefs import check_field_references
-from serviceflow.policy.ir import CASE_CALENDAR
+from serviceflow.policy.ir import CASE_CALENDAR, reads_field
 from serviceflow.records import Admission, Record, RecordValidator
 from serviceflow.records.model import case_order
 from serviceflow.records.schemas import load_schemas
@@ -119,6 +127,9 @@ class Engine:
         self.admission = Admission(self.validator, self.enrichers, self.calendars)
         self._evaluator = self.plugins.evaluator(evaluator).create(self.policies, self.calendars)
         self._unbounded = [policy for policy in self.policies if policy.timing.unbounded is not None]
+        self.customer_scope = any(reads_field(policy, "previous_case") for policy in self.policies)
+        """Whether a batch must derive ``previous_case`` (:mod:`serviceflow.records.customers`): only
+        when a policy reads it, as the returning-customer one does."""
 
     @classmethod
     def from_config(
@@ -220,13 +231,19 @@ class Engine:
         )
 
     def check(
-        self, case_id: str, records: Iterable[Record], proposed: Mapping[str, Any] | Record, now: datetime
+        self,
+        case_id: str,
+        records: Iterable[Record],
+        proposed: Mapping[str, Any] | Record,
+        now: datetime,
+        before: Iterable[Finding] | None = None,
     ) -> CheckResult:
         """What ``proposed`` (a record as a help desk would send it) would change in the case at ``now``.
 
         The proposed record is admitted like any other (an invalid one raises :class:`RecordError`
         with its JSON pointer) and comes after every record of the case in ingestion order. Nothing
-        is kept: this only answers the question.
+        is kept: this only answers the question. ``before``: the case's findings at ``now`` when the
+        caller already knows them (a store whose evaluation is still current), saving one evaluation.
         """
         existing = list(records)
         seq = max((record.seq for record in existing), default=-1) + 1
@@ -245,9 +262,9 @@ class Engine:
             raise RecordError(
                 f"the case already has a record '{record.id}'", Location("<proposed>", None, "/id"), record.id
             )
-        before = self.evaluate_case(case_id, existing, now)
+        found_before = self.evaluate_case(case_id, existing, now).findings if before is None else before
         after = self.evaluate_case(case_id, [*existing, record], now)
-        changes = tuple(transitions(before.findings, after.findings))
+        changes = tuple(transitions(found_before, after.findings))
 
         def of(*kinds: TransitionKind, was: bool = False) -> tuple[Finding, ...]:
             chosen = (change.before if was else change.after for change in changes if change.kind in kinds)
@@ -266,6 +283,24 @@ class Engine:
 
     # --- a batch --------------------------------------------------------------------------------------
 
+    def admit(self, items: Iterable[Mapping[str, Any] | Record]) -> list[Record]:
+        """The records of ``items`` (dicts as exported), validated and numbered in order, for
+        :meth:`evaluate_case` and :meth:`check`, which take admitted records.
+
+        Raises :class:`RecordError` for the first item that is refused (origin ``<records>:N``, N
+        counted from 1, and the JSON pointer); :meth:`evaluate` instead reports and skips it. An
+        enricher's failure is an error here too: a caller holding records has nowhere else to see it.
+        """
+        admitted = []
+        for index, item in enumerate(items, start=1):
+            problems: list[Finding | RecordError] = []
+            admitted.append(self.admission.admit(item, Location("<records>", index), index - 1, problems))
+            for problem in problems:
+                if isinstance(problem, RecordError):
+                    raise problem
+                raise EvaluatorError(problem.message)
+        return admitted
+
     def evaluate(self, records: Iterable[Mapping[str, Any] | Record], now: datetime) -> Evaluation:
         """Admit ``records`` (dicts as exported, or Records) and evaluate every case at ``now``.
 
@@ -273,7 +308,7 @@ class Engine:
         from 1) and the others are still evaluated.
         """
         _require_aware(now)
-        partition = Partition(self.admission, now)
+        partition = Partition(self.admission, now, customer_scope=self.customer_scope)
         for index, item in enumerate(records, start=1):
             partition.add(item, Location("<records>", index), index - 1)
         return partition.evaluate(self.evaluator).freeze()
@@ -334,8 +369,21 @@ def enricher_chain(plugins: PluginHost, config: Config) -> EnricherChain:
         options = dict(config.enrichers.get(name, {}))
         if not options.pop("enabled", spec.enabled_by_default if name not in config.enrichers else True):
             continue
-        active.append(ActiveEnricher(name, spec.plugin, spec.create(options)))
+        active.append(ActiveEnricher(name, spec.plugin, _created(spec, options, config)))
     return EnricherChain(active)
+
+
+def _created(spec: EnricherSpec, options: dict[str, Any], config: Config) -> Any:
+    """The enricher's function from its factory; a failing factory is named, with where it is configured."""
+    where = Location(str(config.source) if config.source else None, None, f"/enrichers/{spec.name}")
+    origin = f"enricher '{spec.name}'" + (f" (plugin '{spec.plugin}')" if spec.plugin else "")
+    try:
+        function = spec.create(options)
+    except PLUGIN_FAILURES as exc:
+        raise ConfigError(f"{origin} could not be created: {type(exc).__name__}: {exc}", where) from exc
+    if not callable(function):
+        raise ConfigError(f"{origin} was created as {function!r}, not a function of a record", where)
+    return function
 
 
 def bind_policies(definitions: Sequence[PolicyDefinition], config: Config) -> list[CompiledPolicy]:

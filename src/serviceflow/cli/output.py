@@ -10,12 +10,14 @@ applies the same check at the moment it writes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +27,8 @@ from serviceflow.reporters.escaping import printable
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    stream = _report_stream()
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def stderr_is_terminal() -> bool:
@@ -44,11 +47,59 @@ def echo_errors(errors: Iterable[ServiceflowError]) -> None:
 
 
 def emit_report(text: str, output: Path | None, color: bool = False, protected: Iterable[Path] = ()) -> None:
-    """Write a report to ``output`` atomically (never over a ``protected`` file), or to stdout."""
+    """Write a report to ``output`` atomically (never over a ``protected`` file), or to stdout.
+
+    Standard output is the one the command started with, even inside :func:`stray_output_to_stderr`.
+    """
     if output is None:
-        click.echo(text, nl=False, color=color)
+        stream = require_stdout()
+        try:
+            click.echo(text, nl=False, color=color, file=stream)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # the reader went away (``| head``): serviceflow.cli.app ends quietly
+            raise ServiceflowError(
+                f"cannot write the report to standard output: {exc.strerror or exc}"
+            ) from exc
     else:
         write_atomically(output, text, protected)
+
+
+def require_stdout() -> Any:
+    """The stream a report goes to; an error when standard output is closed (``>&-``).
+
+    Called before a run too, so that a long evaluation is not wasted on a report nobody can receive.
+    """
+    stream = _report_stream()
+    if stream is None:
+        raise ServiceflowError(
+            "standard output is closed, so the report has nowhere to go; use --output FILE"
+        )
+    return stream
+
+
+_REPORT_STREAM = "serviceflow.report_stream"
+
+
+@contextlib.contextmanager
+def stray_output_to_stderr() -> Iterator[None]:
+    """While a command runs, send whatever else writes to stdout (a plugin's ``print()``) to stderr.
+
+    A JSON or SARIF report on stdout is read by a program: one line printed by a plugin's import, a
+    condition or an action would make it unreadable. :func:`emit_report` still writes to stdout.
+    """
+    context = click.get_current_context()
+    context.meta.setdefault(_REPORT_STREAM, sys.stdout)
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _report_stream() -> Any:
+    """Standard output as the command found it (``None`` when it is closed)."""
+    context = click.get_current_context(silent=True)
+    if context is not None and _REPORT_STREAM in context.meta:
+        return context.meta[_REPORT_STREAM]
+    return sys.stdout
 
 
 def check_output_path(output: Path, protected: Iterable[Path] = ()) -> None:

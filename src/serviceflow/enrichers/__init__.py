@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serviceflow.contributions import EnrichFunction
+from serviceflow.errors import PLUGIN_FAILURES
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class EnricherChain:
         for enricher in self.enrichers:
             try:
                 updates = enricher.enrich(str(record_type), current if current is not None else data)
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:
                 failures.append(
                     EnricherFailure(enricher.name, enricher.plugin, f"raised {type(exc).__name__}: {exc}")
                 )

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+from serviceflow.errors import PLUGIN_FAILURES
 from serviceflow.plugins.host import PluginHost
 
 ENTRY_POINT_GROUP = "serviceflow"
@@ -66,7 +67,7 @@ def _load_entry_point(host: PluginHost, entry_point: EntryPoint) -> None:
     dist = entry_point.dist
     try:
         plugin = entry_point.load()
-    except Exception as exc:
+    except PLUGIN_FAILURES as exc:
         host.fail(entry_point.name, f"cannot import {entry_point.value}: {type(exc).__name__}: {exc}")
         return
     source = f"entry point of {dist.name}" if dist is not None else "entry point"
@@ -89,7 +90,7 @@ def load_directory(host: PluginHost, directory: Path) -> None:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             sys.modules.pop(module_name, None)
             host.fail(file.stem, f"cannot import {file}: {type(exc).__name__}: {exc}")
             continue
