@@ -138,3 +138,36 @@ def test_the_report_itself_is_unchanged_by_the_stream_handling() -> None:
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 1
     assert json.loads(stdout)["summary"]["violations"] == 12
+
+
+def _closing(fd: int) -> subprocess.CompletedProcess[bytes]:
+    """``serviceflow lint`` of the examples and of stdin with file descriptor ``fd`` closed at start."""
+    return subprocess.run(
+        [sys.executable, "-m", "serviceflow", "lint", str(EXAMPLES), "-", "--now", NOW],
+        env={**os.environ, "SERVICEFLOW_LOAD_PLUGINS": ""},
+        capture_output=True,
+        preexec_fn=lambda: os.close(fd),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_closed_stdin_is_an_input_error_naming_it_and_the_files_are_still_linted() -> None:
+    result = _closing(0)
+    assert result.returncode == 2
+    assert b"cannot read <stdin>: standard input is closed" in result.stderr
+    assert b"12 violations" in result.stdout  # the examples, read before stdin, are reported
+
+
+def test_a_closed_stderr_keeps_the_exit_status() -> None:
+    """With nowhere to print messages, the exit status still says what happened."""
+    result = subprocess.run(
+        [sys.executable, "-m", "serviceflow", "lint", str(EXAMPLES), "--now", NOW],
+        env={**os.environ, "SERVICEFLOW_LOAD_PLUGINS": ""},
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1  # the examples' violations, not an internal error (3)
+    assert b"12 violations" in result.stdout

@@ -828,3 +828,18 @@ def test_an_empty_case_and_records_after_now_give_nothing(evaluators) -> None:
     _, durable = evaluators
     assert durable.evaluate_case("c1", [], t("12:00")).findings == []
     assert durable.evaluate_case("c1", case(FLAGGED), t("09:00")).findings == []
+
+
+def test_lone_surrogates_in_ids_and_text_are_facts_like_any_other(evaluators) -> None:
+    """Found by fuzzing: durable-rules' C core takes UTF-8 only, and a JSON escape such as "\\ud800"
+    gives a string that is not; the whole case failed. Equality must stay exact (same id, same case)."""
+    contact = {
+        **FLAGGED,
+        "id": "c\ud800",
+        "summary": "bad \udcff text",
+        "actor": {"role": "agent", "id": "a\ud800"},
+    }
+    escalation = {"id": "e\ud801", "type": "escalation", "at": t("11:00"), "reason": "r\ud800", "to": "boss"}
+    findings = same_findings(evaluators, case(contact), t("15:00"))
+    assert outcome(findings, ESCALATE) == [(ESCALATE, "c\ud800", "violation", ("c\ud800",))]
+    assert outcome(same_findings(evaluators, case(contact, escalation), t("15:00")), ESCALATE) == []

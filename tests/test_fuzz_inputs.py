@@ -38,7 +38,14 @@ from serviceflow.waivers import parse_waivers
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1
 FUZZ = settings(
-    max_examples=150 * SCALE,
+    max_examples=400 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+#: For the properties that lint or evaluate whole cases per example.
+SLOW_FUZZ = settings(
+    max_examples=120 * SCALE,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -225,14 +232,14 @@ def record_file(draw: st.DrawFn) -> tuple[str, int]:
     return "\n".join(out) + "\n", safe
 
 
-ENGINE = None
+_ENGINES: dict[str, Engine] = {}
 
 
-def _engine() -> Engine:
-    global ENGINE
-    if ENGINE is None:
-        ENGINE = Engine.from_config(plugins=PluginHost())
-    return ENGINE
+def _engine(evaluator: str = "native") -> Engine:
+    """One engine per evaluator for the whole module: building one per example would be most of the time."""
+    if evaluator not in _ENGINES:
+        _ENGINES[evaluator] = Engine.from_config(evaluator=evaluator, plugins=PluginHost())
+    return _ENGINES[evaluator]
 
 
 @FUZZ
@@ -265,3 +272,96 @@ def test_a_mangled_json_array_is_read_up_to_the_damage(tmp_path: Path, lines: li
     for item in items:
         if item.data is not None:
             json.dumps(item.data)  # what was read is plain JSON, whatever the damage around it
+
+
+# --- bad records beside good ones, hostile values in every report, both evaluators ------------------
+
+GOOD_CASE = [line for line in EXAMPLE_LINES if '"case_id": "refund-7731"' in line]
+NOW = datetime(2024, 5, 9, 14, tzinfo=UTC)
+
+
+def _findings(evaluation: Any) -> list[tuple[str, str | None, str, str]]:
+    return sorted(
+        (f.policy, f.record_id, f.status.value, f.message)
+        for f in (*evaluation.violations, *evaluation.pending)
+    )
+
+
+#: Lines no reader can take for a record: not JSON (a NUL outside a string), not an object, not UTF-8.
+garbage = st.one_of(
+    st.binary(max_size=60).map(lambda junk: b"{" + junk.replace(b"\n", b" ") + b"\x00"),
+    st.sampled_from([b"[1, 2]", b'"text"', b"42", b"\xff\xfe{}", b'{"id": "x"', b"{}"]),
+)
+
+
+@SLOW_FUZZ
+@given(st.lists(st.tuples(st.integers(1, len(GOOD_CASE)), garbage), max_size=8))
+def test_bad_lines_beside_good_ones_change_no_finding(
+    tmp_path: Path, inserted: list[tuple[int, bytes]]
+) -> None:
+    clean = [line.encode() for line in GOOD_CASE]
+    dirty = list(clean)
+    for position, junk in sorted(inserted, reverse=True):
+        dirty.insert(position, junk)
+    (tmp_path / "clean.jsonl").write_bytes(b"\n".join(clean) + b"\n")
+    (tmp_path / "dirty.jsonl").write_bytes(b"\n".join(dirty) + b"\n")
+    engine = _engine()
+    with_bad = lint(engine, [tmp_path / "dirty.jsonl"], NOW).evaluation
+    without = lint(engine, [tmp_path / "clean.jsonl"], NOW).evaluation
+    assert _findings(with_bad) == _findings(without)
+    assert len(with_bad.input_errors) == len(inserted)
+    assert with_bad.records == without.records == len(clean)
+
+
+HOSTILE_TEXT = st.one_of(
+    st.sampled_from(
+        [
+            "\\ud800",  # a lone surrogate, as the JSON escape a record can carry
+            "\\u001b[2J\\u001b]0;pwned\\u0007",  # clear screen, set the terminal's title
+            "\\u202eevil",  # right-to-left override
+            "line\\nbreak\\r\\u2028sep",
+            "]]><!--",  # ends a CDATA section, opens an XML comment
+            "%0A::error::forged",  # a GitHub annotation smuggled in a message
+        ]
+    ),
+    st.text(min_size=1, max_size=30).map(lambda text: json.dumps(text)[1:-1]),
+)
+
+
+@SLOW_FUZZ
+@given(st.data())
+def test_hostile_values_leave_every_report_valid_and_both_evaluators_agreeing(data: Any) -> None:
+    """Ids, text and summaries carrying what breaks terminals, XML and JSON; dates at the end of time."""
+    import xml.etree.ElementTree as ET
+
+    from support import durable_available, render
+
+    lines = []
+    for line in GOOD_CASE:
+        record = json.loads(line)
+        for field in ("text", "summary", "promise", "subject"):
+            if field in record and data.draw(st.booleans()):
+                record[field] = "PLACEHOLDER"
+        if data.draw(st.booleans()):
+            record["id"] = record["id"] + "PLACEHOLDER"
+        if "due" in record and data.draw(st.booleans()):
+            record["due"] = "9999-12-31T23:59:59Z"
+        text = json.dumps(record, ensure_ascii=False)
+        while "PLACEHOLDER" in text:
+            text = text.replace("PLACEHOLDER", data.draw(HOSTILE_TEXT), 1)
+        lines.append(text)
+    records = [json.loads(line) for line in lines]
+    engine = _engine()
+    evaluation = engine.evaluate(records, NOW)
+    report = json.loads(render(evaluation, "json"))
+    assert report["summary"]["records"] == evaluation.records
+    sarif = json.loads(render(evaluation, "sarif"))
+    assert sarif["version"] == "2.1.0"
+    assert len(sarif["runs"][0]["results"]) >= len(evaluation.violations)
+    ET.fromstring(render(evaluation, "junit").encode("utf-8"))
+    for human in ("text", "github"):
+        shown = render(evaluation, human)
+        shown.encode("utf-8")  # writable
+        assert "\x1b" not in shown and "\u202e" not in shown and "\u2028" not in shown
+    if durable_available():
+        assert _findings(_engine("durable").evaluate(records, NOW)) == _findings(evaluation)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from typing import Any, BinaryIO
 
 from serviceflow.contributions import ReaderSpec
 from serviceflow.errors import InputError, Location, RecordError
-from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem
+from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem, standard_input
 from serviceflow.timeutil import format_datetime
 
 __all__ = [
@@ -410,10 +409,7 @@ def _split_name(source: str | Path) -> str:
 
 def _read_bytes(source: str | Path, name: str, stdin: BinaryIO | None) -> bytes:
     try:
-        if source == STDIN:
-            raw = (stdin if stdin is not None else sys.stdin.buffer).read()
-        else:
-            raw = Path(source).read_bytes()
+        raw = standard_input(stdin).read() if source == STDIN else Path(source).read_bytes()
         if raw.startswith(_GZIP_MAGIC):
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:

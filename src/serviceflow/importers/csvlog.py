@@ -23,7 +23,6 @@ import csv
 import gzip
 import io
 import re
-import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from serviceflow.errors import InputError, Location, RecordError
 from serviceflow.records import RawItem
+from serviceflow.records.raw import standard_input
 from serviceflow.timeutil import format_datetime
 
 __all__ = [
@@ -140,7 +140,7 @@ def read_rows(
     name = STDIN_NAME if source == STDIN else str(source)
     try:
         if source == STDIN:
-            stream = stdin if stdin is not None else sys.stdin.buffer
+            stream = standard_input(stdin)
             yield from _rows(name, _decompressed(stream), required, hint)
         else:
             with Path(source).open("rb") as raw:

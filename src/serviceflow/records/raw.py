@@ -6,13 +6,14 @@ nothing of schemas; admission (:mod:`serviceflow.records.admission`) turns their
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from serviceflow import limits
-from serviceflow.errors import Location, RecordError
+from serviceflow.errors import InputError, Location, RecordError
 
-__all__ = ["RECORDS_FORMAT", "STDIN", "STDIN_NAME", "RawItem", "nesting_problem"]
+__all__ = ["RECORDS_FORMAT", "STDIN", "STDIN_NAME", "RawItem", "nesting_problem", "standard_input"]
 
 #: The ``--input-format`` of serviceflow's own records: JSON Lines or JSON arrays, optionally gzip.
 RECORDS_FORMAT = "records"
@@ -52,3 +53,16 @@ def nesting_problem(value: Any) -> str | None:
                 inner.extend(child for child in item if isinstance(child, dict | list))
         level = inner
     return None
+
+
+def standard_input(stdin: BinaryIO | None = None) -> BinaryIO:
+    """``stdin`` if given, else the process's standard input as bytes; an InputError when it is closed.
+
+    A command run with standard input closed (``<&-``) has ``sys.stdin`` set to ``None``: reading ``-``
+    then says so rather than failing on an attribute.
+    """
+    if stdin is not None:
+        return stdin
+    if sys.stdin is None:
+        raise InputError(f"cannot read {STDIN_NAME}: standard input is closed", Location(file=STDIN_NAME))
+    return sys.stdin.buffer

@@ -24,7 +24,6 @@ import gzip
 import json
 import os
 import re
-import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ import orjson
 
 from serviceflow import limits
 from serviceflow.errors import InputError, Location, RecordError
-from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem, nesting_problem
+from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem, nesting_problem, standard_input
 
 __all__ = [
     "ITEM_ERROR",
@@ -201,7 +200,7 @@ def reading(source: str | Path, stdin: BinaryIO | None = None) -> Iterator[Opene
     try:
         with contextlib.ExitStack() as stack:
             if source == STDIN:
-                raw: BinaryIO = stdin if stdin is not None else sys.stdin.buffer
+                raw: BinaryIO = standard_input(stdin)
                 stream: BinaryIO | gzip.GzipFile = raw
                 peek = getattr(raw, "peek", None)
                 if peek is not None and peek(2)[:2] == _GZIP_MAGIC:

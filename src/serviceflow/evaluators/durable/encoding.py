@@ -29,6 +29,7 @@ evaluator's semantics, so the two evaluators stay independent.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -58,6 +59,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, float):
         return int(value) if value.is_integer() and abs(value) < _INT64 else value
     if isinstance(value, str):
+        if not value.isascii() and _SURROGATE.search(value) is not None:
+            return "~" + _SURROGATE.sub(_surrogate_text, value)
         return "~" + value
     if isinstance(value, datetime):
         return (value - _EPOCH) // _MICROSECOND + TIME_OFFSET
@@ -66,6 +69,16 @@ def encode(value: Any) -> Any:
     if isinstance(value, Record):
         return f"#{id(value)}"
     return ("(" if isinstance(value, tuple) else "[") + json.dumps(_canonical(value), sort_keys=True)
+
+
+#: A lone surrogate (from a JSON escape such as ``"\ud800"``): the C core takes UTF-8 only, so each is
+#: spelt as the noncharacter U+FFFF and its code in hex. Equality stays exact (U+FFFF never appears in
+#: text people write); ordering against such a string may differ from Python's.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_text(match: re.Match[str]) -> str:
+    return f"\uffff{ord(match.group()):04x}"
 
 
 def _canonical(value: Any) -> Any:
