@@ -455,7 +455,7 @@ def test_cli_an_unknown_format_names_the_plugin_formats_too(tmp_path: Path) -> N
     (tmp_path / "counting.py").write_text(REPORTER_PLUGIN)
     result = run("lint", str(EXAMPLES), "--plugins-dir", str(tmp_path), "--format", "xlsx")
     assert result.exit_code == 2
-    assert "unknown format 'xlsx' (formats: text, json, sarif, junit, github, count)" in result.stderr
+    assert "unknown format 'xlsx' (formats: text, json, sarif, junit, github, html, count)" in result.stderr
 
 
 def test_cli_lint_runs_the_log_action_once_per_violation(tmp_path: Path) -> None:
@@ -479,7 +479,8 @@ def test_cli_lint_runs_the_log_action_once_per_violation(tmp_path: Path) -> None
     run(*args, "--action", "log")
     assert len(log.read_text().splitlines()) == len(violations)  # idempotent per idempotency key
     unknown = run(*args, "--action", "page-the-ceo")
-    assert unknown.exit_code == 2 and "unknown action 'page-the-ceo' (actions: log)" in unknown.stderr
+    assert unknown.exit_code == 2
+    assert "unknown action 'page-the-ceo' (actions: log, webhook)" in unknown.stderr
 
 
 def test_cli_a_failing_action_is_named_and_makes_the_exit_status_2(tmp_path: Path) -> None:

@@ -21,6 +21,12 @@ files after installed plugins); serviceflow's own defaults are ``trylast``, so a
 built-in reader, reporter, enricher, action or record type by declaring its name. Each hook is called
 once per run, when the engine is built, so a declaration may be computed (read a file, a setting).
 
+**Connectors.** The last three hooks connect serviceflow to the systems where the work happens: a
+source polls a system (``serviceflow serve`` and ``serviceflow sync``), a route receives its webhooks
+(``serve``), a command adds ``serviceflow NAME``. Sources and routes run only when the configuration
+has a table for them (``[sources.NAME]``, ``[routes.NAME]``), so installing a connector changes nothing
+until it is configured.
+
 **Failures.** A hook that raises, or returns something that is not a list of the declared type, is
 reported with the plugin's name and skipped (fatal with ``--strict-plugins``); the rest of the plugin
 and every other plugin still load.
@@ -36,12 +42,15 @@ if TYPE_CHECKING:
     from serviceflow.conditions import NamedCondition
     from serviceflow.contributions import (
         ActionSpec,
+        CommandSpec,
         EnricherSpec,
         EvaluatorSpec,
         PolicyPackSpec,
         ReaderSpec,
         RecordTypeSpec,
         ReporterSpec,
+        RouteSpec,
+        SourceSpec,
     )
 
 PROJECT = "serviceflow"
@@ -181,5 +190,71 @@ def serviceflow_evaluators() -> list[EvaluatorSpec]:
     on it, and the conformance suite in serviceflow's own tests shows how to hold it to that. ``create``
     may raise :class:`~serviceflow.errors.EvaluatorError` when it cannot run here. Not
     ``firstresult``: a later plugin's evaluator of the same name wins.
+    """
+    raise NotImplementedError  # pragma: no cover - a specification, never called
+
+
+@hookspec
+def serviceflow_sources() -> list[SourceSpec]:
+    """Pollers of other systems: ticket history, a mailbox, a CRM's changes since a cursor.
+
+    Returns:
+        A list of :class:`~serviceflow.plugin.SourceSpec`: a name and ``create(options, context)``
+        returning a :class:`~serviceflow.plugin.Source`, whose ``poll(cursor)`` gives a
+        :class:`~serviceflow.plugin.SourceBatch` (records, the cursor after them, whether more is
+        waiting, problems).
+
+    A source runs when the configuration has a ``[sources.NAME]`` table (``type = "rt"`` lets several
+    tables use one kind): ``serviceflow serve`` polls it in a thread of its own every ``interval``
+    (backing off after failures, which are logged and shown in ``/metrics``, never stopping the
+    service), and ``serviceflow sync NAME --once`` polls it from cron or by hand. Its records go
+    through the admission and store of ``POST /v1/records``, and its cursor is stored in the same
+    transaction, so a crash can neither lose records nor skip them. Each record must carry ``source:
+    {system, ref}`` and an ``id`` derived from the system's own event id: re-reading history then
+    stores nothing twice. A poll that raises stores nothing and leaves the cursor; one that hangs
+    past ``poll-timeout`` is abandoned. Not ``firstresult``: a later plugin's source of the same name
+    wins.
+    """
+    raise NotImplementedError  # pragma: no cover - a specification, never called
+
+
+@hookspec
+def serviceflow_routes() -> list[RouteSpec]:
+    """Webhook endpoints other systems call: a phone provider's call events, a CRM's notifications.
+
+    Returns:
+        A list of :class:`~serviceflow.plugin.RouteSpec`: a name, its paths and methods, how requests
+        are authenticated, and ``create(options, context)`` returning ``handle(request) -> response``
+        (:class:`~serviceflow.plugin.WebhookRequest`, :class:`~serviceflow.plugin.WebhookResponse`).
+
+    ``serviceflow serve`` mounts each route whose ``[routes.NAME]`` table exists at
+    ``/v1/hooks/<plugin>/<name><path>``. These are the only endpoints under ``/v1`` without
+    serviceflow's bearer tokens: the handler must authenticate each request itself (a signature by
+    the calling system, checked against the configured public URL) and refuse it before storing
+    anything. It stores records through :class:`~serviceflow.plugin.RouteContext` ``ingest``, which
+    admits them as ``POST /v1/records`` does and takes replay claims in the same transaction. Bodies
+    over the route's ``max_body`` are refused (413) unread; a handler that raises answers 500 and
+    stores nothing. The handler does no HTTP itself: it never sees the web framework. Not
+    ``firstresult``: a later plugin's route of the same name wins.
+    """
+    raise NotImplementedError  # pragma: no cover - a specification, never called
+
+
+@hookspec
+def serviceflow_commands() -> list[CommandSpec]:
+    """Sub-commands of ``serviceflow``: ``serviceflow rt install-gate``.
+
+    Returns:
+        A list of :class:`~serviceflow.plugin.CommandSpec`: a name and a ``click.Command`` (or group)
+        built by the plugin, or ``load``, a function returning it.
+
+    The plugins are loaded for a command only when its name is not one of serviceflow's own (and
+    for ``--help``, which lists them), so ``serviceflow --version`` and ``serviceflow lint`` start as
+    fast with plugin commands installed as without; with ``load``, the plugin's command module is
+    imported only when its command runs, never by the service, which loads the same plugin for its
+    sources and actions. A plugin command cannot replace a built-in one.
+    Errors a command raises as :class:`~serviceflow.errors.ServiceflowError` are reported like
+    serviceflow's own (one line, exit status 2). Not ``firstresult``: a later plugin's command of the
+    same name wins.
     """
     raise NotImplementedError  # pragma: no cover - a specification, never called

@@ -287,7 +287,13 @@ def test_the_plugin_declares_the_email_action_run_once_per_finding(
     detail = act(finding, ActionContext(now=now, evaluation=Evaluation(now=now)))
     message_id = message_id_for("email/c1/respond-promptly/r7/violation", "acme.example")
     assert detail == f"sent {message_id} to mo@acme.example"
-    assert [item.message["Message-ID"] for item in mailroom.received] == [message_id]
+    # From live mode's outbox: the transition's key, so that every retry has the same Message-ID.
+    live = ActionContext(now=now, transition="breached", idempotency_key="5f1c0a9e2b")
+    assert act(finding, live) == f"sent {message_id_for('5f1c0a9e2b', 'acme.example')} to mo@acme.example"
+    assert [item.message["Message-ID"] for item in mailroom.received] == [
+        message_id,
+        message_id_for("5f1c0a9e2b", "acme.example"),
+    ]
 
 
 def installed() -> bool:

@@ -17,8 +17,8 @@ from serviceflow.plugin import Evaluation
 
 AUTH_TOKEN = "12345"
 PUBLIC_URL = "https://desk.example.com"
-VOICE_PATH = "/v1/hooks/phone/voice"
-SMS_PATH = "/v1/hooks/phone/sms"
+VOICE_PATH = "/v1/hooks/phone/twilio/voice"
+SMS_PATH = "/v1/hooks/phone/twilio/sms"
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=UTC)
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 BASE_COLUMNS = (

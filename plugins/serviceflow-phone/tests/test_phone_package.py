@@ -43,7 +43,11 @@ def test_no_command_line_or_web_framework_in_the_library() -> None:
 def test_the_plugin_module_only_declares() -> None:
     tree = ast.parse((PACKAGE / "plugin.py").read_text(encoding="utf-8"))
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-    assert {function.name for function in functions} == {"serviceflow_readers", "serviceflow_actions"}
+    assert {function.name for function in functions} == {
+        "serviceflow_readers",
+        "serviceflow_actions",
+        "serviceflow_routes",
+    }
     assert all(any(ast.unparse(d) == "hookimpl" for d in function.decorator_list) for function in functions)
 
 

@@ -125,9 +125,9 @@ def test_a_request_signed_for_another_url_is_refused() -> None:
 
 
 def test_the_signed_url_is_the_public_one_with_the_requests_path_and_query() -> None:
-    assert signed_url("https://desk.example.com/", "http://10.0.0.5:8000/v1/hooks/phone/voice?a=1&b=%20") == (
-        "https://desk.example.com/v1/hooks/phone/voice?a=1&b=%20"
-    )
+    assert signed_url(
+        "https://desk.example.com/", "http://10.0.0.5:8000/v1/hooks/phone/twilio/voice?a=1&b=%20"
+    ) == ("https://desk.example.com/v1/hooks/phone/twilio/voice?a=1&b=%20")
     assert signed_url("https://desk.example.com/sf", "/v1/x") == "https://desk.example.com/sf/v1/x"
     params = call_params()
     url, headers, body = form_request(

@@ -1,4 +1,4 @@
-"""``python -m serviceflow_rt`` / ``serviceflow rt``: sync --once and the gate's installer, from the shell."""
+"""``serviceflow rt`` / ``python -m serviceflow_rt``: export and the gate's installer, from the shell."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def write_config(path: Path, url: str, token: str | None = None) -> Path:
 
 
 @pytest.mark.rt
-def test_sync_once_from_now_reads_only_what_happens_next(
+def test_export_from_now_reads_only_what_happens_next(
     rt_instance: RtInstance, rt_client: RtClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt_client.create_ticket("General", "Before", "Old.", Requestor="old@example.com")
@@ -28,8 +28,7 @@ def test_sync_once_from_now_reads_only_what_happens_next(
     config = write_config(tmp_path / "serviceflow.toml", rt_instance.url)
     state, output = tmp_path / "rt.cursor", tmp_path / "rt.jsonl"
     arguments = [
-        "sync",
-        "--once",
+        "export",
         "--from-now",
         "--config",
         str(config),
@@ -52,7 +51,7 @@ def test_sync_once_from_now_reads_only_what_happens_next(
     ]
 
 
-def test_sync_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_export_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     unreachable = write_config(tmp_path / "a.toml", f"http://127.0.0.1:{free_port()}", "t")
     no_table = tmp_path / "b.toml"
     no_table.write_text("[actions.log]\n")
@@ -60,8 +59,7 @@ def test_sync_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         result = CliRunner().invoke(
             rt,
             [
-                "sync",
-                "--once",
+                "export",
                 "--config",
                 str(config),
                 "--state",
@@ -101,3 +99,30 @@ def test_install_and_uninstall_gate(tmp_path: Path) -> None:
     nowhere = ["--lib-dir", str(lib), "--site-config-dir", str(tmp_path / "nope")]
     missing = CliRunner().invoke(rt, ["install-gate", "--url", "http://x", "--token", "t", *nowhere])
     assert missing.exit_code == 2 and "is not a directory" in missing.stderr
+
+
+def test_the_commands_are_serviceflow_rt_through_the_commands_hook(tmp_path: Path) -> None:
+    """Installed, the plugin gives serviceflow an 'rt' command (loaded only when it runs)."""
+    from serviceflow.cli import main
+
+    lib, site = tmp_path / "lib", tmp_path / "site"
+    site.mkdir()
+    env = {"SERVICEFLOW_LOAD_PLUGINS": "rt", "SERVICEFLOW_GATE_TOKEN": "sf-token"}
+    listed = CliRunner().invoke(main, ["--help"], env=env)
+    installed = CliRunner().invoke(
+        main,
+        [
+            "rt",
+            "install-gate",
+            "--url",
+            "http://127.0.0.1:8080",
+            "--lib-dir",
+            str(lib),
+            "--site-config-dir",
+            str(site),
+        ],
+        env=env,
+    )
+    assert "  rt  " in listed.stdout and "Request Tracker 5" in listed.stdout
+    assert installed.exit_code == 0, installed.output
+    assert (lib / "RT" / "Ticket_Local.pm").exists() and (site / SITE_CONFIG_NAME).exists()

@@ -32,6 +32,7 @@ and take replay claims in one transaction.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -302,10 +303,14 @@ class SourceRunner:
                 f"{type(exc).__name__}: {exc}"
             ) from None
         self.failures = 0
-        self._busy: threading.Thread | None = None
-        """A poll still running after it was abandoned: no new poll starts until it returns."""
+        self._busy: threading.Event | None = None
+        """Set when a call abandoned after ``poll-timeout`` returns; no new poll starts before."""
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None
 
     def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.put(None)
+            self._jobs = None
         try:
             self.source.close()
         except PLUGIN_FAILURES:
@@ -414,9 +419,13 @@ class SourceRunner:
         return cursor
 
     def _call(self, function: Callable[[], Any], what: str) -> Any:
-        """``function()`` in a thread of its own, waited for at most ``poll-timeout``."""
+        """``function()`` on this source's worker thread, waited for at most ``poll-timeout``.
+
+        One long-lived thread per source, not one per poll: a source's calls into the service (a
+        store lookup from inside ``poll``) then reuse that thread's database connection.
+        """
         if self._busy is not None:
-            if self._busy.is_alive():
+            if not self._busy.is_set():
                 raise SourceFailed(
                     self.name,
                     "an earlier poll that was abandoned has still not returned; not polling again yet",
@@ -424,26 +433,31 @@ class SourceRunner:
             self._busy = None
         outcome: dict[str, Any] = {}
         done = threading.Event()
-
-        def call() -> None:
-            try:
-                outcome["value"] = function()
-            except PLUGIN_FAILURES as exc:
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=call, name=f"serviceflow-source-{self.name}-{what}", daemon=True)
-        thread.start()
+        self._worker().put((function, outcome, done))
         seconds = self.settings.poll_timeout.total_seconds()
         if not done.wait(seconds):
-            self._busy = thread
+            self._busy = done
             raise SourceFailed(self.name, f"{what} did not return within {seconds:g}s; abandoned")
         if "error" in outcome:
             error = outcome["error"]
             detail = str(error) if isinstance(error, ServiceflowError) else f"{type(error).__name__}: {error}"
             raise SourceFailed(self.name, f"{what} failed: {detail}") from error
         return outcome.get("value")
+
+    def polling(self) -> bool:
+        """Whether an abandoned call is still running (the source is not polled until it returns)."""
+        return self._busy is not None and not self._busy.is_set()
+
+    def _worker(self) -> queue.SimpleQueue[_Job | None]:
+        if self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+            jobs = self._jobs
+            # A daemon: a poll hung in a system call must not keep the process from exiting.
+            thread = threading.Thread(
+                target=_work, args=(jobs,), name=f"serviceflow-source-{self.name}-poll", daemon=True
+            )
+            thread.start()
+        return self._jobs
 
     # --- the background thread ------------------------------------------------------------------------
 
@@ -465,12 +479,13 @@ class SourceRunner:
                 result = self.poll_once()
             except Exception as error:
                 message = self.failed(error)
+                wait = self.delay()
                 LOGGER.error(
                     "source '%s' failed (%d in a row): %s; next poll in %.0fs",
                     self.name,
                     self.failures,
                     message,
-                    self.delay(),
+                    wait,
                 )
                 at_once = 0
             else:
@@ -478,7 +493,23 @@ class SourceRunner:
                     at_once += 1
                     continue
                 at_once = 0
-            clock.wait(stop, self.delay())
+                wait = self.delay()
+            clock.wait(stop, wait)
+
+
+#: A call for a source's worker thread: the function, where its outcome goes, and the event set after.
+_Job = tuple[Callable[[], Any], dict[str, Any], threading.Event]
+
+
+def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        function, outcome, done = job
+        try:
+            outcome["value"] = function()
+        except PLUGIN_FAILURES as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
 
 
 def source_runner(service: Service, name: str) -> SourceRunner:

@@ -28,6 +28,7 @@ from serviceflow.conditions import NamedCondition
 from serviceflow.contributions import (
     ActionFunction,
     ActionSpec,
+    CommandSpec,
     EnricherSpec,
     EvaluatorSpec,
     PluginFailure,
@@ -36,8 +37,17 @@ from serviceflow.contributions import (
     ReaderSpec,
     RecordTypeSpec,
     ReporterSpec,
+    RouteSpec,
+    SourceSpec,
 )
-from serviceflow.errors import ConfigError, EvaluatorError, InputError, PluginError, ServiceflowError
+from serviceflow.errors import (
+    PLUGIN_FAILURES,
+    ConfigError,
+    EvaluatorError,
+    InputError,
+    PluginError,
+    ServiceflowError,
+)
 
 BUILTIN_NAME = "serviceflow"
 
@@ -53,6 +63,9 @@ _HOOKS: dict[str, tuple[type, bool]] = {
     "serviceflow_reporters": (ReporterSpec, True),
     "serviceflow_actions": (ActionSpec, True),
     "serviceflow_evaluators": (EvaluatorSpec, True),
+    "serviceflow_sources": (SourceSpec, True),
+    "serviceflow_routes": (RouteSpec, True),
+    "serviceflow_commands": (CommandSpec, True),
 }
 
 
@@ -100,12 +113,13 @@ class PluginHost:
             return self.fail(name, "a plugin with this name is already registered")
         try:
             self._manager.register(plugin, name=name)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             return self.fail(name, f"{type(exc).__name__}: {exc}")
         unknown = [
             attribute
             for attribute in dir(plugin)
-            if attribute.startswith("serviceflow_") and not hasattr(self._manager.hook, attribute)
+            # pluggy makes a caller for any hookimpl's name, so "known" means "has a specification".
+            if attribute.startswith("serviceflow_") and not _has_spec(self._manager.hook, attribute)
         ]
         if unknown:
             self._manager.unregister(name=name)
@@ -162,6 +176,26 @@ class PluginHost:
     @property
     def evaluators(self) -> dict[str, EvaluatorSpec]:
         return self._by_name("serviceflow_evaluators")
+
+    @property
+    def sources(self) -> dict[str, SourceSpec]:
+        return self._by_name("serviceflow_sources")
+
+    @property
+    def routes(self) -> dict[str, RouteSpec]:
+        return self._by_name("serviceflow_routes")
+
+    @property
+    def commands(self) -> dict[str, CommandSpec]:
+        return self._by_name("serviceflow_commands")
+
+    def source(self, name: str) -> SourceSpec:
+        """The source kind called ``name``; an unknown name is a ConfigError listing the known."""
+        try:
+            return self.sources[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sources)) or "none: install a connector plugin"
+            raise ConfigError(f"unknown source '{name}' (sources: {known})") from None
 
     def evaluator(self, name: str) -> EvaluatorSpec:
         """The evaluator called ``name``; an unknown name is an EvaluatorError listing the known."""
@@ -244,7 +278,7 @@ class PluginHost:
                 items = [dataclasses.replace(item, plugin=plugin) for item in items]
                 if item_type is RecordTypeSpec:
                     _check_schemas(items)
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:
                 self.fail(plugin, f"hook {hook} failed: {type(exc).__name__}: {exc}")
                 continue
             names = into.by_plugin.setdefault(plugin, {}).setdefault(hook.removeprefix("serviceflow_"), [])
@@ -257,6 +291,11 @@ class PluginHost:
         order = list(self._registrations)
         collected.sort(key=lambda pair: order.index(pair[0]) if pair[0] in order else len(order))
         return [item for _plugin, item in collected]
+
+
+def _has_spec(hooks: Any, name: str) -> bool:
+    caller = getattr(hooks, name, None)
+    return caller is not None and caller.has_spec()
 
 
 def _check_items(items: Any, item_type: type) -> None:
@@ -284,4 +323,3 @@ def registered(host: PluginHost, plugin: object, name: str) -> Iterator[PluginHo
         yield host
     finally:
         host.unregister(name)
-

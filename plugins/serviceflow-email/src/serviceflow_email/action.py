@@ -155,7 +155,8 @@ class EmailAction:
         self._transport = transport or smtp_transport
 
     def __call__(self, finding: Finding, context: ActionContext) -> str:
-        key = f"{NAME}/{'/'.join(finding.key)}"
+        # Live mode's outbox gives each transition's key, the same on every retry; lint gives none.
+        key = context.idempotency_key or f"{NAME}/{'/'.join(finding.key)}"
         sent = self.send(finding.to_dict(), key, evaluated_at=context.now)
         return f"sent {sent.message_id} to {', '.join(sent.recipients)}"
 

@@ -103,7 +103,13 @@ def identity(message: Message) -> str:
 
 
 def record_id(message: Message) -> str:
-    return RECORD_PREFIX + _hash(identity(message))[:24]
+    return record_id_of(identity(message))
+
+
+def record_id_of(message_key: str) -> str:
+    """The record id of the message whose Message-ID (or identity hash) is ``message_key``: how a
+    store that holds records by id answers "which case holds this Message-ID?"."""
+    return RECORD_PREFIX + _hash(message_key)[:24]
 
 
 def is_agent(address: str, agent_domains: tuple[str, ...]) -> bool:

@@ -1,7 +1,7 @@
 """The options of the IMAP source and the email action, read from configuration tables.
 
-Both are configured like every serviceflow contribution, by a table of options (``[actions.email]``
-in ``serviceflow.toml``; the source's table once the live service has a ``sources`` hook). Each is
+Both are configured like every serviceflow contribution, by a table of options in ``serviceflow.toml``
+(``[actions.email]``; ``[sources.NAME]`` with ``type = "imap"`` for the source). Each is
 checked here, once, when the source or the action is created: a misspelt option, a wrong type, a bad
 address or pattern is a :class:`~serviceflow.plugin.ConfigError` that names the option and says what
 it takes, not a failure on the first message hours later.

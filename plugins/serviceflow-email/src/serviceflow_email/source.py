@@ -6,6 +6,11 @@
                          "agent-domains": ["acme.example"]}, known_messages=store.case_of_message)
     records, cursor, report = source.poll(cursor)      # cursor: None the first time, then the last one
 
+In the live service it is the ``imap`` source of the ``serviceflow_sources`` hook (:func:`create`,
+:class:`ImapPoller`): a ``[sources.NAME]`` table with ``type = "imap"``, polled by ``serviceflow serve``
+and ``serviceflow sync NAME --once``, its cursor kept in the store, and Message-IDs looked up among
+the records the store holds.
+
 **The cursor** is the mailbox's UIDVALIDITY and the highest UID read (``Cursor``; ``str(cursor)`` is
 ``"UIDVALIDITY:UID"`` for storing, :meth:`Cursor.parse` reads it back). A poll reads the messages
 with a higher UID, at most ``batch-size`` of them (``report.more`` says whether more are waiting).
@@ -27,6 +32,7 @@ The source never writes to the mailbox: it opens it read-only and fetches with `
 from __future__ import annotations
 
 import imaplib
+import logging
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -34,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from serviceflow.plugin import ServiceflowError
+from serviceflow.plugin import ConnectorContext, ServiceflowError, SourceBatch
 from serviceflow_email import imap
 from serviceflow_email.mapping import (
     CaseAssigner,
@@ -42,6 +48,7 @@ from serviceflow_email.mapping import (
     MappingSettings,
     identity,
     record_id,
+    record_id_of,
     to_contact,
 )
 from serviceflow_email.messages import Unreadable, read_message
@@ -54,7 +61,10 @@ from serviceflow_email.settings import (
     read_server,
 )
 
+LOGGER = logging.getLogger("serviceflow_email")
 IMAP_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
+#: Skips that are the source working as meant (counted and logged, not reported as problems).
+EXPECTED_SKIPS = frozenset({"machine", "internal", "duplicate"})
 _CURSOR = re.compile(r"^(\d+):(\d+)$")
 
 
@@ -225,6 +235,24 @@ class ImapSource:
         finally:
             imap.logout(connection)
 
+    def current_cursor(self) -> Cursor:
+        """A cursor at the mailbox's newest message: polling from it reads only mail that arrives
+        from now on (for ``start = "now"``)."""
+        mailbox = self.settings.mailbox
+        try:
+            connection = self._connect()
+        except (imaplib.IMAP4.error, OSError) as error:
+            raise MailboxError(f"cannot connect to the IMAP server: {error}", mailbox) from error
+        try:
+            imap.login(connection, self.settings.server)
+            uidvalidity, exists = imap.examine(connection, mailbox)
+            uids = imap.uids_after(connection, 0) if exists else []
+            return Cursor(uidvalidity, uids[-1] if uids else 0)
+        except (imaplib.IMAP4.error, imap.ImapProtocolError, OSError) as error:
+            raise MailboxError(f"mailbox {mailbox!r}: {type(error).__name__}: {error}", mailbox) from error
+        finally:
+            imap.logout(connection)
+
     def _poll(
         self, connection: imaplib.IMAP4, cursor: Cursor | None
     ) -> tuple[list[dict[str, Any]], Cursor, PollReport]:
@@ -307,3 +335,53 @@ class ImapSource:
         for problem in message.problems:
             report.note(uid, message_id, problem.kind, problem.detail, skipped=False)
         return record
+
+
+class ImapPoller:
+    """The ``imap`` source of the ``serviceflow_sources`` hook: an :class:`ImapSource` as serviceflow's
+    ``Source``. What the report says goes into the batch's problems: messages skipped because they could
+    not be read, and problems with messages that were still mapped; machine mail, internal mail and
+    second copies are the source working as meant and are only counted in the log."""
+
+    def __init__(self, source: ImapSource) -> None:
+        self.source = source
+
+    def poll(self, cursor: str | None) -> SourceBatch:
+        records, new_cursor, report = self.source.poll(cursor)
+        problems = []
+        if report.reset:
+            problems.append(
+                f"mailbox {report.mailbox!r}: its UIDVALIDITY changed; read again from the start "
+                "(records already stored are recognised)"
+            )
+        for note in report.notes:
+            if note.skipped and note.kind in EXPECTED_SKIPS:
+                continue
+            what = "skipped" if note.skipped else "mapped with a problem"
+            problems.append(
+                f"uid {note.uid} ({note.message_id or 'no Message-ID'}): {what}: {note.kind}: {note.detail}"
+            )
+        skipped = dict(sorted(report.skipped.items()))
+        if report.read:
+            LOGGER.info(
+                "imap %s: %d read, %d mapped, skipped %s", report.mailbox, report.read, report.mapped, skipped
+            )
+        return SourceBatch(records, str(new_cursor), report.more, tuple(problems))
+
+    def current_cursor(self) -> str:
+        return str(self.source.current_cursor())
+
+    def close(self) -> None:
+        """Nothing held: each poll opens its own connection and logs out."""
+
+
+def create(options: Mapping[str, Any], context: ConnectorContext) -> ImapPoller:
+    """The source of a ``[sources.NAME]`` table with ``type = "imap"`` (the options above). A reply joins
+    its thread's case across polls and restarts: the Message-IDs it refers to are looked up among the
+    records the service has stored (a record's id is derived from its Message-ID)."""
+
+    def known_messages(message_id: str) -> str | None:
+        return context.case_of_record(record_id_of(message_id))
+
+    settings = ImapSettings.from_options(options)
+    return ImapPoller(ImapSource(settings, known_messages=known_messages))

@@ -10,12 +10,9 @@ the environment variable ``SERVICEFLOW_PHONE_CONFIG``::
     default-region = "DE"
     customers = "customers.csv"            # relative to this file
 
-    [twilio]                               # for the webhook routes, once the service mounts them
-    public-url = "https://desk.example.com"
-    auth-token-env = "TWILIO_AUTH_TOKEN"
-
 Without the variable the reader uses Asterisk's own defaults. A one-file plugin in ``--plugins-dir``
-can instead build the reader in Python: ``asterisk_cdr_reader({...})``.
+can instead build the reader in Python: ``asterisk_cdr_reader({...})``. The Twilio webhooks are
+configured in serviceflow.toml itself, as the route ``[routes.twilio]``.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ from serviceflow.plugin import ConfigError, Location
 __all__ = ["CONFIG_ENV", "TABLES", "load_phone_config"]
 
 CONFIG_ENV = "SERVICEFLOW_PHONE_CONFIG"
-TABLES = ("asterisk-cdr", "twilio")
+TABLES = ("asterisk-cdr",)
 
 
 def load_phone_config(
@@ -54,6 +51,12 @@ def load_phone_config(
         raise ConfigError(f"{CONFIG_ENV}: {path} is not UTF-8", Location(str(path))) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{CONFIG_ENV}: {path} is not TOML: {exc}", Location(str(path))) from None
+    if "twilio" in data:
+        raise ConfigError(
+            f"{path}: the Twilio webhooks are configured in serviceflow.toml as [routes.twilio], "
+            "not here (see the plugin's README)",
+            Location(str(path)),
+        )
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
         raise ConfigError(

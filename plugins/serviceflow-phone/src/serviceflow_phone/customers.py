@@ -5,7 +5,7 @@ always in E.164 form. Two lookups exist:
 
 * a CSV file of ``number,customer_id[,case_id]`` (:func:`load_customer_csv`), exported from a CRM;
   an optional header row starts with ``number``; ``#`` lines are comments;
-* any callable: the live service will pass one backed by its store's ``customer_id`` records.
+* any callable, passed from Python (a CRM's lookup).
 
 A lookup returns ``None`` for a number it does not know; the call or message is then recorded with
 no ``customer_id``, in a case of its own (see the README's "Cases").

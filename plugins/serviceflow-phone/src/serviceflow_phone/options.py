@@ -1,4 +1,4 @@
-"""Reading a configuration table (``[actions.sms]``, ``[asterisk-cdr]``, ``[twilio]``) with clear errors.
+"""Reading a configuration table (``[actions.sms]``, ``[asterisk-cdr]``, ``[routes.twilio]``), clearly.
 
 Each component of this package takes a mapping of options, as TOML gives it. :class:`Options` takes
 the values out one by one, checking each type, and :meth:`Options.finish` refuses the keys nobody

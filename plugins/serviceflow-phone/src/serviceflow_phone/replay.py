@@ -14,9 +14,10 @@ Inbound SMS webhooks carry no time, so only the store protects them, and only fo
 it, a replayed message would be accepted again, but its record id (the ``MessageSid``) is the one the
 store of records already has, and admission refuses a duplicate id. That is the second, permanent line.
 
-The store is injected: :class:`MemorySeenStore` for one process and for tests; the live service will
-back :class:`SeenStore` with its database so that the claim and the ingest of the records commit in
-one transaction (a request whose records could not be stored must not stay "seen").
+The store is injected: :class:`MemorySeenStore` for one process and for tests; in the live service the
+``twilio`` route backs :class:`SeenStore` with the service's database
+(:class:`serviceflow_phone.routes.StoreClaims`), so that the claim and the ingest of the records commit
+in one transaction (a request whose records could not be stored must not stay "seen").
 """
 
 from __future__ import annotations

@@ -84,8 +84,8 @@ class VerifiedRequest:
 def signed_url(public_url: str, request_url: str) -> str:
     """The URL Twilio signed: ``public_url`` followed by the path and query of ``request_url``.
 
-    ``request_url`` is what the route received, absolute (``http://10.0.0.5:8000/v1/hooks/phone/voice``)
-    or just the target (``/v1/hooks/phone/voice?x=1``); its path and query are kept as they came.
+    ``request_url`` is what the route received, absolute (``http://10.0.0.5:8000/v1/hooks/phone/twilio/voice``)
+    or just the target (``/v1/hooks/phone/twilio/voice?x=1``); its path and query are kept as they came.
     """
     target = urlsplit(request_url)
     path = target.path or "/"

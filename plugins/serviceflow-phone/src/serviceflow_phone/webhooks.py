@@ -1,10 +1,10 @@
 """Twilio's webhooks as pure functions: a request in, an HTTP status and serviceflow records out.
 
-:func:`handle_twilio_request` is what the live service's routes hook will mount under
-``/v1/hooks/phone/...``; it does no I/O of its own (the seen store and the customer lookup are
-injected, ``now`` is passed in), so it is tested without a server and the route only translates HTTP::
+:func:`handle_twilio_request` is what the ``twilio`` route (:mod:`.routes`) calls for each request to
+``/v1/hooks/phone/twilio/...``; it does no I/O of its own (the seen store and the customer lookup are
+injected, ``now`` is passed in), so it is tested without a server and the route only stores::
 
-    result = handle_twilio_request(request.url, request.headers, await request.body(), config, seen, now)
+    result = handle_twilio_request(request.url, request.headers, request.body, config, seen, now)
     # 200: store result.records (with the seen claim, in one transaction), answer result.body
     # 400 / 403 / 413 / 415: answer a problem document with result.detail; nothing is stored
 
@@ -91,7 +91,7 @@ class TwilioWebhookConfig:
         base: Path | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> TwilioWebhookConfig:
-        """The configuration a ``[twilio]`` table describes.
+        """The configuration a ``[routes.twilio]`` table of serviceflow.toml describes.
 
         ``customers`` (a lookup callable, e.g. backed by the service's store) replaces the table's
         ``customers`` CSV path; relative paths are resolved against ``base``.

@@ -1,4 +1,4 @@
-"""``python -m serviceflow_rt``: the ``rt`` commands (sync --once, install-gate, uninstall-gate)."""
+"""``python -m serviceflow_rt``: the ``rt`` commands (install-gate, uninstall-gate, export)."""
 
 from serviceflow_rt.cli import rt
 

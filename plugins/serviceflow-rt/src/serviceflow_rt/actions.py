@@ -8,9 +8,9 @@ the ticket for that marker; when its own earlier comment is there, it does nothi
 (the outbox delivers at least once) writes once. The field and queue changes are made before the
 comment, and are no-ops when already made, so a retry after a half-done attempt completes it.
 
-The live service's outbox will call it with the finding (as ``lint --format json`` gives it) and the
-idempotency key it derives; :func:`create` adapts it to today's ``serviceflow_actions`` contract
-(``lint --action rt-comment``), with the finding's key as the idempotency key.
+:func:`create` makes it the ``rt-comment`` action of the ``serviceflow_actions`` hook: the live
+service's outbox calls it with each transition's idempotency key (the same on every retry, in every
+process), ``lint --action rt-comment`` with the finding's key.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from serviceflow.plugin import ActionContext, ActionFunction, ConfigError, Finding
 from serviceflow_rt.client import RtClient, RtError
-from serviceflow_rt.config import RtConfig
+from serviceflow_rt.config import config_from_options
 from serviceflow_rt.mapping import ACTION_MARKER
 
 NAME = "rt-comment"
@@ -168,18 +168,23 @@ def create(options: Mapping[str, Any]) -> ActionFunction:
     """The ``rt-comment`` action for ``[actions.rt-comment]``: the :class:`RtConfig` options (``url``,
     ``token``, ``case-prefix``...) plus ``custom-field`` and ``custom-field-value`` (set on the ticket)
     and ``escalation-queue`` (the ticket is moved there)."""
-    settings = {str(key).replace("-", "_"): value for key, value in options.items()}
+    settings = {
+        str(key) if key == "token-env" else str(key).replace("-", "_"): value
+        for key, value in options.items()
+    }
     field_name = settings.pop("custom_field", None)
     field_value = settings.pop("custom_field_value", None)
     escalation_queue = settings.pop("escalation_queue", None)
     if (field_name is None) != (field_value is None):
         raise ConfigError(f"action '{NAME}': custom-field and custom-field-value go together")
-    config = RtConfig.from_mapping(settings, what=f"action '{NAME}'")
+    config = config_from_options(settings, what=f"action '{NAME}'")
     client = RtClient(config)
     custom_field = (str(field_name), str(field_value)) if field_name is not None else None
 
     def act(finding: Finding, context: ActionContext) -> str:
-        key = "/".join(finding.key)
+        # Live mode's key is per transition and the same on every retry; lint has none, and a
+        # finding's own key is then the one that recognises a re-run.
+        key = context.idempotency_key or "/".join(finding.key)
         try:
             outcome = comment_on_ticket(
                 client, finding.to_dict(), key, custom_field=custom_field, escalation_queue=escalation_queue

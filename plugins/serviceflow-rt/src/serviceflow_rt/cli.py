@@ -1,17 +1,20 @@
-"""``serviceflow-rt`` commands: ``sync --once``, ``install-gate``, ``uninstall-gate``.
+"""``serviceflow rt`` commands: ``install-gate``, ``uninstall-gate``, ``export``.
 
-A thin click layer over :mod:`serviceflow_rt.source` and :mod:`serviceflow_rt.gate`: library errors
-become a one-line message and exit status 2 here, in one place. Run it as ``python -m serviceflow_rt``;
-once serviceflow has the ``commands`` hook, the plugin hands it :data:`rt` and it is ``serviceflow rt``.
+A thin click layer over :mod:`serviceflow_rt.gate` and :mod:`serviceflow_rt.source`: library errors
+become a one-line message and exit status 2 here, in one place. The plugin hands :data:`rt` to
+serviceflow through the ``serviceflow_commands`` hook (``serviceflow rt ...``); ``python -m
+serviceflow_rt`` and ``serviceflow-rt`` run the same group without serviceflow's CLI.
 
-The RT settings come from a TOML file's ``[sources.rt]`` table (the :class:`RtConfig` options); the
-token may instead come from the environment (``SERVICEFLOW_RT_TOKEN``), so that it need not be written
-into a file others read.
+Polling RT into the service's store is serviceflow's own ``serviceflow sync rt --once`` (the ``rt``
+source); ``export`` writes the records to a JSON Lines file instead, keeping its cursor in a file, for
+``serviceflow lint`` without a store. Its RT settings come from a TOML file's ``[sources.rt]`` table
+(the :class:`RtConfig` options); the token may instead come from the environment
+(``SERVICEFLOW_RT_TOKEN``, or the variable ``token-env`` names), so that it need not be written into a
+file others read.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tomllib
 from collections.abc import Callable
@@ -23,7 +26,7 @@ import click
 
 from serviceflow.plugin import ConfigError, ServiceflowError
 from serviceflow_rt import gate
-from serviceflow_rt.config import RtConfig
+from serviceflow_rt.config import RtConfig, config_from_options
 from serviceflow_rt.source import RtSource, sync_once
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,21 +53,18 @@ def load_config(path: Path) -> RtConfig:
     table = document.get("sources", {}).get("rt")
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: no [sources.rt] table")
-    options = dict(table)
-    if "token" not in options and os.environ.get("SERVICEFLOW_RT_TOKEN"):
-        options["token"] = os.environ["SERVICEFLOW_RT_TOKEN"]
-    return RtConfig.from_mapping(options, what=f"{path} [sources.rt]")
+    return config_from_options(table, what=f"{path} [sources.rt]")
 
 
 @click.group(name="rt")
 def rt() -> None:
-    """Request Tracker 5: read ticket history into serviceflow records, install the status gate."""
+    """Request Tracker 5: install the status gate, export ticket history to a file.
+
+    Syncing RT into the service's store is 'serviceflow sync rt --once' (a [sources.rt] table).
+    """
 
 
 @rt.command()
-@click.option(
-    "--once", is_flag=True, required=True, help="Poll once and exit (repeating is the service's job)."
-)
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True
 )
@@ -79,8 +79,8 @@ def rt() -> None:
 )
 @click.option("--from-now", is_flag=True, help="Without a cursor yet: start at RT's newest transaction.")
 @_errors_exit_2
-def sync(once: bool, config_path: Path, state: Path, output: Path, from_now: bool) -> None:
-    """Append the records of the RT transactions after the cursor in STATE to OUTPUT."""
+def export(config_path: Path, state: Path, output: Path, from_now: bool) -> None:
+    """Append the records of the RT transactions after the cursor in STATE to OUTPUT (JSON Lines)."""
     source = RtSource(load_config(config_path))
     try:
         if from_now and not state.exists():

@@ -2,13 +2,14 @@
 
 One frozen :class:`RtConfig` serves the source (history in), the actions (comments out) and the gate
 installer, so that a ticket is case ``rt-42`` and ``resolved`` means ``closed`` everywhere.
-:meth:`RtConfig.from_mapping` reads the ``[actions.rt-comment]``-style TOML tables (and, once the
-sources hook exists, ``[sources.rt]``); every unknown key is a :class:`~serviceflow.plugin.ConfigError`
-naming it.
+:func:`config_from_options` reads the ``[sources.rt]`` and ``[actions.rt-comment]`` tables of
+serviceflow.toml (the token from the environment when they do not hold it); every unknown key is a
+:class:`~serviceflow.plugin.ConfigError` naming it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -199,6 +200,32 @@ class RtConfig:
             raise ConfigError(f"{what}: {error}") from None
 
 
+#: Where the token comes from when the options do not give it (it need not be written in a file).
+TOKEN_ENV = "SERVICEFLOW_RT_TOKEN"
+
+
+def config_from_options(
+    options: Mapping[str, Any], *, what: str = "rt", environ: Mapping[str, str] | None = None
+) -> RtConfig:
+    """The :class:`RtConfig` of a ``[sources.rt]`` or ``[actions.rt-comment]`` table.
+
+    The token is ``token``, else the environment variable ``token-env`` names, else
+    ``SERVICEFLOW_RT_TOKEN``: configuration files are read by more people than secrets should be.
+    """
+    environ = os.environ if environ is None else environ
+    values = dict(options)
+    variable = values.pop("token-env", values.pop("token_env", None))
+    if variable is not None and (not isinstance(variable, str) or not variable):
+        raise ConfigError(f"{what}: 'token-env' must name an environment variable")
+    if "token" not in values:
+        name = variable or TOKEN_ENV
+        if environ.get(name):
+            values["token"] = environ[name]
+        elif variable is not None:
+            raise ConfigError(f"{what}: 'token-env' names {variable}, which is not set")
+    return RtConfig.from_mapping(values, what=what)
+
+
 def _names(option: str, values: Iterable[str]) -> tuple[str, ...]:
     if isinstance(values, str) or not all(isinstance(value, str) and value for value in values):
         raise ConfigError(f"RT {option} must be a list of non-empty names, not {values!r}")
@@ -219,6 +246,8 @@ def _custom_field_rule(spec: Any) -> CustomFieldRule:
 __all__ = [
     "CLOSED_STATUSES",
     "DEFAULT_STATUSES",
+    "TOKEN_ENV",
     "CustomFieldRule",
     "RtConfig",
+    "config_from_options",
 ]

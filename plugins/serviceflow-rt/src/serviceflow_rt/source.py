@@ -1,10 +1,11 @@
-"""RT ticket history in, serviceflow records out: a poller with a cursor, and a ``sync --once``.
+"""RT ticket history in, serviceflow records out: a poller with a cursor, and a file export.
 
-:class:`RtSource` is what the coming ``sources`` hook returns: ``poll(cursor)`` reads the ticket
-transactions after ``cursor`` (an RT transaction id; ``None`` to start from the beginning) in the
-configured queues and returns ``(records, new_cursor)``. It keeps no state that matters: the caller
-stores the cursor (live mode in its store, :func:`sync_once` in a file), and the records' ids come from
-RT's ids, so reading a history twice gives the same records.
+:class:`RtSource` polls: ``poll(cursor)`` reads the ticket transactions after ``cursor`` (an RT
+transaction id; ``None`` to start from the beginning) in the configured queues and returns
+``(records, new_cursor)``. It keeps no state that matters: the caller stores the cursor (the live
+service in its store, through the ``rt`` source of the ``serviceflow_sources`` hook, :class:`RtPoller`;
+:func:`sync_once` in a file), and the records' ids come from RT's ids, so reading a history twice gives
+the same records.
 
 How it reads: one TransactionSQL search over all the polled queues (the configured ones and the
 escalation queues), in transaction-id order, a page at a time keyed by the last id read. One id-ordered
@@ -36,9 +37,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from serviceflow.plugin import ConfigError, parse_datetime
+from serviceflow.plugin import ConfigError, ConnectorContext, SourceBatch, parse_datetime
 from serviceflow_rt.client import RtClient, RtError, iter_pages, sql_any
-from serviceflow_rt.config import RtConfig
+from serviceflow_rt.config import RtConfig, config_from_options
 from serviceflow_rt.mapping import (
     MAPPED_TYPES,
     SYSTEM_USERS,
@@ -80,6 +81,8 @@ class RtSource:
         self.client = client or RtClient(config)
         self.problems: list[PollProblem] = []
         """The last poll's problems (also logged at WARNING on ``serviceflow_rt``)."""
+        self.more = False
+        """The last poll stopped at ``max-transactions``: more may be waiting after its cursor."""
         self._privileged: dict[str, bool] = {}
         self._names: dict[tuple[str, str], str] = {}
 
@@ -107,6 +110,7 @@ class RtSource:
         """The records of the transactions after ``cursor``, and the cursor to pass next time."""
         after = _cursor(cursor)
         self.problems = []
+        self.more = False
         items = list(
             iter_pages(
                 self.client,
@@ -118,6 +122,7 @@ class RtSource:
         )
         if not items:
             return [], str(after)
+        self.more = len(items) >= self.config.max_transactions
         batch = _Batch(
             tickets=self._tickets(items),
             messages=self._messages(items),
@@ -371,6 +376,31 @@ class RtSource:
         problem = PollProblem(transaction, ticket, message)
         self.problems.append(problem)
         LOGGER.warning("rt: %s", problem)
+
+
+class RtPoller:
+    """The ``rt`` source of the ``serviceflow_sources`` hook: an :class:`RtSource` as serviceflow's
+    ``Source``. The service keeps the cursor in its store, moved with the records it covers."""
+
+    def __init__(self, source: RtSource) -> None:
+        self.source = source
+
+    def poll(self, cursor: str | None) -> SourceBatch:
+        records, new_cursor = self.source.poll(cursor)
+        problems = tuple(str(problem) for problem in self.source.problems)
+        return SourceBatch(records, new_cursor, self.source.more, problems)
+
+    def current_cursor(self) -> str:
+        return self.source.current_cursor()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def create(options: Mapping[str, Any], context: ConnectorContext) -> RtPoller:
+    """The source for a ``[sources.NAME]`` table of ``type = "rt"`` (the :class:`RtConfig` options, the
+    token from ``token-env`` or ``SERVICEFLOW_RT_TOKEN`` when not written). Reaches RT only when polled."""
+    return RtPoller(RtSource(config_from_options(options, what=f"[sources.{context.name}]")))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,155 @@
+"""A real ``serviceflow serve`` for the end-to-end tests: a process on 127.0.0.1 over a SQLite store.
+
+A module of its own name, not conftest.py: CI runs every plugin's tests in one session, where a
+shared module name could resolve to another plugin's file (serviceflow-rt's tests have the same
+helper as rt_live_helpers.py: each plugin's tests stand alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SERVICEFLOW = str(Path(sys.executable).parent / "serviceflow")
+
+
+def serve_missing() -> str | None:
+    """Why ``serviceflow serve`` cannot run here, or ``None``."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:
+        return f"serviceflow serve needs the serve extra: pip install 'serviceflow[serve]' ({error})"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def cli(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``serviceflow ARGUMENTS`` as a user runs it; fails the test with its output when it fails."""
+    result = subprocess.run(
+        [SERVICEFLOW, *arguments], env=env, cwd=cwd, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert result.returncode == 0, f"serviceflow {' '.join(arguments)}: {result.stdout}{result.stderr}"
+    return result
+
+
+class Serve:
+    """``serviceflow serve`` on 127.0.0.1 and a bearer token for it."""
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.directory = directory
+        self.env = env
+        self.db = str(directory / "serviceflow.db")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = directory / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        created = cli(
+            "tokens", "create", "--name", "tests", "--scope", "admin", "--db", self.db, env=env, cwd=directory
+        )
+        self.token = created.stdout.strip()
+
+    def start(self) -> None:
+        output = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [SERVICEFLOW, "serve", "--db", self.db, "--port", str(self.port), "--log-level", "info"],
+            cwd=self.directory,
+            env=self.env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+        wait_until(self._ready, 60, "serviceflow serve to be ready")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"serve exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(15)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """A POST without our token (as Twilio sends it): (status, content type, body)."""
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers.get("content-type", ""), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("content-type", ""), error.read()
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A call to the API with the token; (status, JSON body)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+@contextlib.contextmanager
+def running(directory: Path, env: dict[str, str], configure: Callable[[Serve], None]) -> Iterator[Serve]:
+    """A started service, stopped afterwards; ``configure(serve)`` runs once its port is known."""
+    missing = serve_missing()
+    if missing is not None:
+        pytest.skip(missing)
+    service = Serve(directory, env)
+    configure(service)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
