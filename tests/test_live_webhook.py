@@ -51,6 +51,8 @@ def test_a_passed_escalation_deadline_is_posted_signed_with_its_idempotency_key(
     headers, payload = bodies["escalate-values-in-question"]
     assert payload["type"] == "serviceflow.finding.breached"
     assert payload["data"]["finding"]["status"] == "violation"
+    # An action says why, as lint's report does: the finding is traced before it is enqueued.
+    assert payload["data"]["finding"]["reason"] == "no escalation record in the case"
     item = next(
         i for i in service.outbox().items if i["transition"]["policy"] == "escalate-values-in-question"
     )

@@ -114,6 +114,7 @@ url = "{rt_instance.url}"
         (comment,) = serviceflow_comments(rt_client, ticket)
         assert comment.startswith("serviceflow: no-close-without-confirmation (error, violation)")
         assert violation["message"] in comment and f"Key: {delivered['idempotency_key']}" in comment
+        assert f"Why: {violation['reason']}" in comment  # the reason the service gives, on the ticket too
 
         # A second sync and a sweep add nothing: the comment the action wrote is not read back as a
         # record, and no deadline is due.

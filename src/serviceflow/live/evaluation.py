@@ -23,6 +23,7 @@ from serviceflow.engine import CaseResult, Engine
 from serviceflow.findings import Finding
 from serviceflow.live.codec import RecordCodec
 from serviceflow.live.customers import with_previous_case
+from serviceflow.live.reasons import Reasons
 from serviceflow.live.store import CaseRow, Decision, NewOutboxItem, Unit
 from serviceflow.records.customers import CLOSING_STATUSES
 from serviceflow.records.model import Record, case_order
@@ -55,6 +56,7 @@ class CaseEvaluator:
         self.actions = tuple(actions)
         self._cache: OrderedDict[str, tuple[int, tuple[Record, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._reasons: Reasons | None = None
 
     def records(self, unit: Unit, case_id: str) -> list[Record]:
         """The case's stored records, rebuilt, in ingestion order."""
@@ -131,12 +133,14 @@ class CaseEvaluator:
                     _summary(result, changes),
                 )
             )
+            acted_on = self._explained(
+                case_id, records, row, now, [change for change in changes if change.kind in ACTIONABLE]
+            )
             actionable = [
                 NewOutboxItem(
                     change.idempotency_key(action), action, case_id, change.to_dict(), self.revision, now
                 )
-                for change in changes
-                if change.kind in ACTIONABLE
+                for change in acted_on
                 for action in self.actions
             ]
             items.extend(actionable)
@@ -162,6 +166,28 @@ class CaseEvaluator:
                     for item in evaluated
                 ]
         return evaluated
+
+    def _explained(
+        self, case_id: str, records: list[Record], row: CaseRow, now: datetime, changes: list[Transition]
+    ) -> list[Transition]:
+        """The transitions actions will be handed, their findings with the reason they fired.
+
+        Verdicts are made untraced; an action (a comment on the ticket, an email) should say why, as
+        lint's does, so the few findings that call for an action are traced here, once, before they
+        are enqueued. The idempotency key does not depend on the reason.
+        """
+        if not changes or not self.actions:
+            return changes
+        if self._reasons is None:
+            self._reasons = Reasons(self.engine)
+        findings = [change.finding for change in changes]
+        explained = self._reasons.explain(
+            case_id, with_previous_case(records, row.previous_case), now, findings
+        )
+        return [
+            replace(change, after=finding) if change.after is not None else replace(change, before=finding)
+            for change, finding in zip(changes, explained, strict=True)
+        ]
 
 
 def _summary(result: CaseResult, changes: Sequence[Transition]) -> dict[str, Any]:
