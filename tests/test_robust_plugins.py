@@ -265,7 +265,7 @@ def test_a_reader_item_nested_too_deeply_is_that_items_error(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("engine", ["native", "durable"])
 def test_sys_exit_in_a_condition_is_an_engine_error_on_both_evaluators(tmp_path: Path, engine: str) -> None:
-    from tests.support import durable_available
+    from support import durable_available
 
     if engine == "durable" and not durable_available():
         pytest.skip("durable-rules does not import on this Python")

@@ -2,7 +2,8 @@
 
 The main process reads the input and routes each item to the worker that owns its case (a stable
 hash of ``case_id``); each worker admits its items into a :class:`~serviceflow.batch.Partition`. Two
-things cross partitions, and the main process settles them as one partition would have:
+things cross partitions, and the main process settles them as one partition would have, with the
+steps of :mod:`serviceflow.coordination` (which Dask shares):
 
 * a record id seen in two partitions (two cases): every worker reports a digest of each id it kept,
   and for the ids more than one kept, the one first in the input stays and the others become
@@ -30,24 +31,29 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import re
 import signal
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
-
 from serviceflow.batch import Partition
 from serviceflow.contributions import ReaderSpec
+from serviceflow.coordination import (
+    FoundRecord,
+    case_id_of,
+    case_id_of_line,
+    partition_of,
+    settle_duplicates,
+    share_customer_scope,
+)
 from serviceflow.errors import InputError, Location, ServiceflowError
 from serviceflow.evaluators.base import Evaluator
+from serviceflow.feeding import feed
 from serviceflow.findings import Evaluation, EvaluationCollector
 from serviceflow.records.admission import Admission
-from serviceflow.records.customers import CustomerHistory
+from serviceflow.records.customers import CustomerFacts, PreviousCase
 from serviceflow.records.raw import RawItem
 
 __all__ = ["evaluate_in_parallel", "worker_for"]
@@ -56,33 +62,10 @@ __all__ = ["evaluate_in_parallel", "worker_for"]
 #: workers start early.
 BATCH_ITEMS = 2000
 
-_CASE_ID_KEY = b'"case_id"'
-_CASE_ID = re.compile(rb'"case_id"\s*:\s*"([^"\\]*)"')
-
 
 def worker_for(case_id: bytes | None, workers: int) -> int:
-    """The worker that owns a case: a stable hash (the same in every process and run) of its id."""
-    if case_id is None:
-        return 0
-    return zlib.crc32(case_id) % workers
-
-
-def case_id_of_line(line: bytes) -> bytes | None:
-    """The UTF-8 bytes of a JSON Lines line's ``case_id``, or ``None`` when it has none."""
-    if line.count(_CASE_ID_KEY) == 1:
-        found = _CASE_ID.search(line)
-        if found is not None:
-            return found.group(1)
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return case_id_of(value)
-
-
-def case_id_of(value: Any) -> bytes | None:
-    case_id = value.get("case_id") if isinstance(value, dict) else None
-    return case_id.encode("utf-8", "surrogatepass") if isinstance(case_id, str) else None
+    """The worker that owns a case: :func:`serviceflow.coordination.partition_of`."""
+    return partition_of(case_id, workers)
 
 
 def evaluate_in_parallel(
@@ -97,20 +80,20 @@ def evaluate_in_parallel(
     validate_only: bool = False,
 ) -> Evaluation:
     """Read ``sources`` and evaluate their cases in ``jobs`` worker processes (see the module docstring)."""
-    from serviceflow.run import feed  # the reading loop; run imports this module lazily
-
     if "fork" not in multiprocessing.get_all_start_methods():
         raise ServiceflowError("--jobs needs the 'fork' start method, which this system lacks: use --jobs 1")
     context = multiprocessing.get_context("fork")
     workers = [
-        _Worker.start(context, engine.admission, engine.evaluator, now, index) for index in range(jobs)
+        _Worker.start(context, engine.admission, engine.evaluator, now, index, validate_only)
+        for index in range(jobs)
     ]
     try:
         router = _Router(workers)
         feed(router, reader, sources, stdin=stdin, progress=progress)
         router.flush()
-        _settle_duplicates(workers)
-        _share_customer_scope(workers)
+        coordinated = _Workers(workers)
+        settle_duplicates(coordinated)
+        share_customer_scope(coordinated)
         for worker in workers:
             worker.send(("evaluate",))
         merged = EvaluationCollector(now)
@@ -124,48 +107,42 @@ def evaluate_in_parallel(
             worker.stop()
 
 
-def _settle_duplicates(workers: list[_Worker]) -> None:
-    """Refuse, where they are, the records whose id another partition kept first."""
-    for worker in workers:
-        worker.send(("digests",))
-    owners: dict[int, int] = {}
-    shared: set[int] = set()
-    for index, worker in enumerate(workers):
-        for digest, _seq in worker.receive():
-            owner = owners.setdefault(digest, index)
-            if owner != index:
-                shared.add(digest)
-    if not shared:
-        return
-    for worker in workers:
-        worker.send(("records", shared))
-    found: list[tuple[str, int, Location | None, int]] = []
-    for index, worker in enumerate(workers):
-        found.extend((record_id, seq, origin, index) for _digest, record_id, seq, origin in worker.receive())
-    found.sort(key=lambda entry: entry[1])
-    first: dict[str, Location | None] = {}
-    drops: dict[int, dict[int, Location | None]] = {}
-    for record_id, seq, origin, index in found:
-        if record_id not in first:
-            first[record_id] = origin
-        else:
-            drops.setdefault(index, {})[seq] = first[record_id]
-    for index, worker in enumerate(workers):
-        worker.send(("drop", drops.get(index, {})))
-    for worker in workers:
-        worker.receive()
+class _Workers:
+    """The workers as :func:`settle_duplicates` and :func:`share_customer_scope` see them: each
+    question sent to every worker, the answers received in worker order."""
 
+    def __init__(self, workers: list[_Worker]) -> None:
+        self.workers = workers
 
-def _share_customer_scope(workers: list[_Worker]) -> None:
-    """Give each worker the previous case of each of its cases, computed from every partition."""
-    for worker in workers:
-        worker.send(("facts",))
-    facts = [worker.receive() for worker in workers]
-    history = CustomerHistory.from_facts(facts)
-    for worker, own in zip(workers, facts, strict=True):
-        worker.send(("previous", dict(history.previous_cases(own.case_ids))))
-    for worker in workers:
-        worker.receive()
+    def _ask(self, *message: Any) -> list[Any]:
+        for worker in self.workers:
+            worker.send(message)
+        return [worker.receive() for worker in self.workers]
+
+    def _tell(self, kind: str, payloads: Sequence[Any]) -> None:
+        for worker, payload in zip(self.workers, payloads, strict=True):
+            worker.send((kind, payload))
+        for worker in self.workers:
+            worker.receive()
+
+    def id_digests(self) -> Iterator[list[tuple[int, int]]]:
+        # One worker's digests at a time: a million records' worth is large.
+        for worker in self.workers:
+            worker.send(("digests",))
+        for worker in self.workers:
+            yield worker.receive()
+
+    def records_with_digests(self, digests: set[int]) -> list[list[FoundRecord]]:
+        return self._ask("records", digests)
+
+    def drop_duplicates(self, drops: Sequence[Mapping[int, Location | None]]) -> None:
+        self._tell("drop", drops)
+
+    def customer_facts(self) -> list[CustomerFacts]:
+        return self._ask("facts")
+
+    def use_previous_cases(self, previous: Sequence[Mapping[str, PreviousCase]]) -> None:
+        self._tell("previous", previous)
 
 
 class _Router:
@@ -179,12 +156,12 @@ class _Router:
 
     def add_line(self, line: bytes, origin: Location, seq: int) -> None:
         self._put(
-            worker_for(case_id_of_line(line), self.count),
+            partition_of(case_id_of_line(line), self.count),
             ("l", line, self._file(origin.file), origin.line, seq),
         )
 
     def add_raw(self, item: RawItem, seq: int) -> None:
-        owner = worker_for(case_id_of(item.data), self.count) if item.error is None else 0
+        owner = partition_of(case_id_of(item.data), self.count) if item.error is None else 0
         self._put(owner, ("r", item, seq))
 
     def input_error(self, error: InputError, seq: int) -> None:

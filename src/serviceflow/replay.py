@@ -25,10 +25,10 @@ from serviceflow.diff import EvaluationDiff, compare
 from serviceflow.engine import Engine
 from serviceflow.errors import InputError, Location
 from serviceflow.evaluators.base import CaseFindings, Evaluator
+from serviceflow.feeding import Progress, feed
 from serviceflow.findings import Evaluation, EvaluationCollector, Finding
 from serviceflow.records.model import Record
 from serviceflow.records.raw import RECORDS_FORMAT, RawItem
-from serviceflow.run import Progress, feed
 
 __all__ = ["admits_alike", "evaluate_twice", "replay"]
 

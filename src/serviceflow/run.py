@@ -24,17 +24,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from serviceflow.actions import run_actions
-from serviceflow.batch import Partition
+from serviceflow.baseline import Baseline, BaselineComparison, apply_baseline
+from serviceflow.batch import Partition, frozen_heap, held_by_refcount
 from serviceflow.contributions import ActionFunction, ActionResult, ReaderSpec
 from serviceflow.engine import Engine
-from serviceflow.errors import InputError, Location, RecordError
+from serviceflow.feeding import ItemSink, Progress, feed
 from serviceflow.findings import Evaluation
 from serviceflow.policy.ir import CompiledPolicy
-from serviceflow.records.raw import RECORDS_FORMAT, STDIN, RawItem
-from serviceflow.records.reader import ITEM_LINE, ITEM_VALUE, read_records, reading, split_items
+from serviceflow.records.raw import RECORDS_FORMAT
 from serviceflow.transitions import ACTIONABLE, Transition, transitions
 from serviceflow.waivers import Waiver, apply_waivers
 
@@ -60,29 +60,6 @@ EXIT_ERRORS = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
-#: How often (in items) reading reports its progress.
-PROGRESS_EVERY = 8192
-
-
-class Progress(Protocol):
-    """What a long run reports as it goes (the CLI draws it on a terminal)."""
-
-    def reading(self, done: int, total: int | None, items: int) -> None:
-        """``done`` of ``total`` bytes of input read (``None``: unknown, as for stdin), ``items`` so far."""
-
-    def evaluating(self, done: int, total: int) -> None:
-        """``done`` of ``total`` partitions (or cases) evaluated."""
-
-
-class ItemSink(Protocol):
-    """Where reading puts what it reads: a :class:`~serviceflow.batch.Partition`, or a router."""
-
-    def add_line(self, line: bytes, origin: Location, seq: int) -> None: ...
-
-    def add_raw(self, item: RawItem, seq: int) -> None: ...
-
-    def input_error(self, error: InputError, seq: int) -> None: ...
-
 
 @dataclass(frozen=True)
 class LintResult:
@@ -97,6 +74,10 @@ class LintResult:
     actions: tuple[ActionResult, ...]
     """What each action did for each transition it was handed."""
     exit_status: int
+    baseline: BaselineComparison | None = None
+    """What the baseline (``lint --baseline``) matched and found gone; ``None`` without one. The
+    violations it matched are left out of ``evaluation``, the transitions, the actions and the exit
+    status."""
 
     @property
     def failed_actions(self) -> tuple[ActionResult, ...]:
@@ -115,17 +96,25 @@ def lint(
     fail_on: str = "error",
     jobs: int = 1,
     progress: Progress | None = None,
+    baseline: Baseline | None = None,
+    dask: Any = None,
 ) -> LintResult:
     """Lint ``sources`` (files, directories, ``-`` for stdin) at ``now``; see the module docstring.
 
     A malformed or invalid record, or an unreadable file, is reported in the evaluation's input errors
     and skipped; every other record is still evaluated. ``jobs`` above 1 splits the cases between
-    that many worker processes (:mod:`serviceflow.parallel`); the result is the same.
+    that many worker processes (:mod:`serviceflow.parallel`), ``dask`` (``local:N``, a scheduler
+    address or a ``distributed.Client``) runs it on Dask (:mod:`serviceflow.dask`); the result is the
+    same. ``baseline``
+    leaves out the violations it records, after waivers (:mod:`serviceflow.baseline`).
     """
     evaluation = evaluate_sources(
-        engine, sources, now, input_format=input_format, stdin=stdin, jobs=jobs, progress=progress
+        engine, sources, now, input_format=input_format, stdin=stdin, jobs=jobs, progress=progress, dask=dask
     )
     evaluation = apply_waivers(evaluation, waivers)
+    compared = None
+    if baseline is not None:
+        evaluation, compared = apply_baseline(evaluation, baseline, {policy.id for policy in engine.policies})
     changes = tuple(transitions((), (*evaluation.violations, *evaluation.pending, *evaluation.engine_errors)))
     results: tuple[ActionResult, ...] = ()
     if actions:
@@ -138,6 +127,7 @@ def lint(
         transitions=changes,
         actions=results,
         exit_status=exit_status(evaluation, fail_on, failed_actions=failed),
+        baseline=compared,
     )
 
 
@@ -159,6 +149,7 @@ def evaluate_sources(
     jobs: int = 1,
     progress: Progress | None = None,
     validate_only: bool = False,
+    dask: Any = None,
 ) -> Evaluation:
     """Read, admit and evaluate ``sources`` at ``now``, in ``jobs`` processes: the evaluation.
 
@@ -166,6 +157,12 @@ def evaluate_sources(
     evaluation then holds every error of every invalid record, ``records`` counting the valid ones.
     """
     reader = engine.plugins.reader(input_format)
+    if dask is not None:
+        from serviceflow.dask.pipeline import evaluate_on_dask  # the optional extra, only when asked for
+
+        return evaluate_on_dask(
+            engine, reader, sources, now, dask, progress=progress, validate_only=validate_only
+        )
     if jobs > 1:
         from serviceflow.parallel import evaluate_in_parallel
 
@@ -179,11 +176,15 @@ def evaluate_sources(
             progress=progress,
             validate_only=validate_only,
         )
-    partition = Partition(engine.admission, now, validate_only=validate_only)
-    feed(partition, reader, sources, stdin=stdin, progress=progress)
+    partition = Partition(
+        engine.admission, now, validate_only=validate_only, customer_scope=engine.customer_scope
+    )
+    with held_by_refcount():
+        feed(partition, reader, sources, stdin=stdin, progress=progress)
     if progress is not None:
         progress.evaluating(0, 1)
-    collector = partition.evaluate(engine.evaluator)
+    with frozen_heap():
+        collector = partition.evaluate(engine.evaluator)
     if progress is not None:
         progress.evaluating(1, 1)
     return collector.freeze()
@@ -200,83 +201,6 @@ def read_sources_into(
 ) -> Partition:
     """Every item of ``sources`` admitted into one partition, not evaluated yet (``explain`` picks a
     case from it; :func:`evaluate_sources` evaluates it)."""
-    partition = Partition(engine.admission, now)
+    partition = Partition(engine.admission, now, customer_scope=engine.customer_scope)
     feed(partition, reader, sources, stdin=stdin, progress=progress)
     return partition
-
-
-def feed(
-    sink: ItemSink,
-    reader: ReaderSpec,
-    sources: Sequence[str | Path],
-    *,
-    stdin: BinaryIO | None = None,
-    progress: Progress | None = None,
-) -> int:
-    """Read every source in order into ``sink``, numbering items (``seq``) across sources; the count.
-
-    Serviceflow's own JSON Lines go to the sink undecoded (``add_line``), so that whoever owns the
-    line decodes it; every other item comes as a reader's RawItem. A source that cannot be read is
-    one input error, and reading goes on with the next.
-    """
-    expanded = reader.expand(sources)
-    sizes = [_size(source) for source in expanded]
-    total = None if any(size is None for size in sizes) else sum(size or 0 for size in sizes)
-    done_before = 0
-    seq = 0
-    for source, size in zip(expanded, sizes, strict=True):
-        try:
-            if reader.read is read_records:
-                seq = _feed_records(sink, source, stdin, seq, progress, done_before, total)
-            else:
-                for item in reader.read([source], stdin):
-                    sink.add_raw(item, seq)
-                    seq += 1
-                    if progress is not None and seq % PROGRESS_EVERY == 0:
-                        progress.reading(done_before, total, seq)
-        except InputError as error:
-            sink.input_error(error, seq)
-            seq += 1
-        done_before += size or 0
-        if progress is not None:
-            progress.reading(done_before, total, seq)
-    return seq
-
-
-def _feed_records(
-    sink: ItemSink,
-    source: str | Path,
-    stdin: BinaryIO | None,
-    seq: int,
-    progress: Progress | None,
-    done_before: int,
-    total: int | None,
-) -> int:
-    with reading(source, stdin) as opened:
-        name = opened.name
-        add_line, add_raw = sink.add_line, sink.add_raw
-        for kind, line, payload in split_items(opened.stream, name):
-            if kind is ITEM_LINE:
-                add_line(payload, Location(name, line), seq)
-            elif kind is ITEM_VALUE:
-                add_raw(RawItem(Location(name, line), payload), seq)
-            else:
-                origin = Location(name, line)
-                add_raw(RawItem(origin, None, _item_error(payload, origin)), seq)
-            seq += 1
-            if progress is not None and seq % PROGRESS_EVERY == 0:
-                progress.reading(done_before + opened.position(), total, seq)
-    return seq
-
-
-def _item_error(message: str, origin: Location) -> RecordError:
-    return RecordError(message, Location(origin.file, origin.line, ""))
-
-
-def _size(source: str | Path) -> int | None:
-    if source == STDIN:
-        return None
-    try:
-        return Path(source).stat().st_size
-    except OSError:
-        return 0

@@ -18,10 +18,10 @@ import click
 from serviceflow.cli.options import debug_option, input_format_option, now_option, plugin_host, plugin_options
 from serviceflow.cli.store import service_from, service_options
 from serviceflow.errors import InputError, Location
+from serviceflow.feeding import feed
 from serviceflow.live.clock import ManualClock, SystemClock
 from serviceflow.records.raw import RawItem
 from serviceflow.records.reader import decode_line
-from serviceflow.run import feed
 
 #: Records per transaction (whole cases): large enough to amortise a commit, small enough to hold.
 CHUNK = 5000

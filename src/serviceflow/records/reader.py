@@ -236,7 +236,13 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def decode_line(raw: bytes, origin: Location) -> RawItem:
-    """The RawItem of one JSON Lines line: its value, or why it is not JSON (or nested too deeply)."""
+    """The RawItem of one JSON Lines line: its value, or why it is not JSON (or nested too deeply).
+
+    A line over :data:`~serviceflow.limits.MAX_LINE_BYTES` is refused here too, for readers that
+    cut lines themselves (``--dask`` blocks) rather than through :func:`split_items`.
+    """
+    if len(raw) - raw.endswith(b"\n") > limits.MAX_LINE_BYTES:  # the newline is not part of the line
+        return _error_item(origin, _overlong_message(limits.MAX_LINE_BYTES))
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
