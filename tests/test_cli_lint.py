@@ -317,7 +317,7 @@ def test_text_is_not_coloured_when_piped(mixed_file: Path) -> None:
 def test_progress_goes_to_stderr_only_on_a_terminal(
     mixed_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("serviceflow.run.PROGRESS_EVERY", 1)
+    monkeypatch.setattr("serviceflow.feeding.PROGRESS_EVERY", 1)
     assert "reading" not in lint(str(mixed_file), "--now", NOW).stderr
     monkeypatch.setattr("serviceflow.cli.lint.stderr_is_terminal", lambda: True)
     result = lint(str(mixed_file), "--now", NOW, "--format", "json")

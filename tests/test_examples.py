@@ -26,8 +26,8 @@ def test_example_lints_with_its_expected_findings(expected_file: Path, evaluator
     expected = json.loads(expected_file.read_text())
     engine = Engine.from_config(config=Config(), evaluator=evaluator_name)
     try:
-        evaluation = evaluate_sources(engine,
-            [expected_file.parent / expected["records"]], now=parse_datetime(expected["now"])
+        evaluation = evaluate_sources(
+            engine, [expected_file.parent / expected["records"]], now=parse_datetime(expected["now"])
         )
     finally:
         engine.close()

@@ -257,9 +257,7 @@ def test_a_source_zone_places_the_bare_times(tmp_path: Path) -> None:
     )
     [opened] = records(log, source_tz="America/Sao_Paulo")
     assert opened["at"] == "2016-07-29T01:16:00-03:00"
-    assert (
-        ServiceNowIncidents().with_source_tz("America/Sao_Paulo").source_tz == "America/Sao_Paulo"
-    )
+    assert ServiceNowIncidents().with_source_tz("America/Sao_Paulo").source_tz == "America/Sao_Paulo"
 
 
 def test_record_ids_name_the_case_and_line_and_are_unique(tmp_path: Path) -> None:
@@ -286,8 +284,8 @@ def test_every_record_of_the_sample_is_valid_and_the_sample_facts_hold() -> None
 def test_linting_the_sample_flags_every_close_as_unconfirmed() -> None:
     closes = sum(1 for item in records(SAMPLE) if item["type"] == "status_change" and item["to"] == "closed")
     engine = Engine.from_config(config=Config())
-    evaluation = evaluate_sources(engine,
-        [SAMPLE], now=datetime(2017, 6, 1, tzinfo=UTC), input_format="servicenow-incidents"
+    evaluation = evaluate_sources(
+        engine, [SAMPLE], now=datetime(2017, 6, 1, tzinfo=UTC), input_format="servicenow-incidents"
     )
     assert evaluation.input_errors == ()
     assert evaluation.cases == 38

@@ -305,7 +305,10 @@ def test_an_invalid_inline_record_errors_the_test_with_its_pointer(workdir: Path
             ),
             "bad.test.yaml:9: /tests/1/name: two tests named 'an answered email passes'",
         ),
-        (PASSING.replace("tests:", "tests: ["), "bad.test.yaml:3: invalid YAML: expected the node content"),
+        (
+            PASSING.replace("tests:", "tests: ["),
+            "bad.test.yaml:3: invalid YAML: did not find expected node content",
+        ),
         (
             PASSING.replace("policy: respond-promptly", "policies: [respond-promptly, one-human]"),
             "bad.test.yaml:14: /tests/1/expect/0: with several policies under test each expected finding "

@@ -33,14 +33,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from serviceflow.errors import ConfigError, Location, PolicyError
 from serviceflow.findings import Evaluation, Finding
 from serviceflow.policy.yamlsource import SourceDocument, escape_pointer_token, parse_yaml
 from serviceflow.timeutil import format_datetime, parse_datetime
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = [
     "WaivedFinding",
@@ -163,6 +164,8 @@ def parse_waivers(text: str, file: str) -> list[Waiver]:
 
 
 def _validate(document: SourceDocument) -> None:
+    import jsonschema  # only when a waivers file is read: it is slow to import
+
     validator = jsonschema.Draft202012Validator(waivers_schema())
     errors = list(validator.iter_errors(document.data))
     if not errors:

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import click
 
+from serviceflow.baseline import baseline_text, load_baseline
 from serviceflow.cli.options import (
     build_engine,
+    check_dask_and_jobs,
+    dask_option,
     debug_option,
     engine_option,
     input_format_option,
@@ -26,14 +29,23 @@ from serviceflow.cli.options import (
     policy_source_options,
     selection_options,
 )
-from serviceflow.cli.output import check_output_path, echo_errors, emit_report, stderr_is_terminal, use_color
+from serviceflow.cli.output import (
+    check_output_path,
+    echo_errors,
+    emit_report,
+    require_stdout,
+    stderr_is_terminal,
+    stray_output_to_stderr,
+    use_color,
+    write_atomically,
+)
 from serviceflow.cli.progress import TerminalProgress
 from serviceflow.config import FAIL_LEVELS
 from serviceflow.contributions import ReporterSpec
-from serviceflow.explain.reasons import explain_findings
-from serviceflow.reporters import ReportOptions, summary_line
+from serviceflow.reporters import ReportOptions, render_report, summary_line
 from serviceflow.run import LintResult
 from serviceflow.run import lint as run_lint
+from serviceflow.subjects import describe_subjects
 from serviceflow.timeutil import utc_now
 from serviceflow.waivers import load_waivers, waiver_warnings
 
@@ -50,7 +62,7 @@ from serviceflow.waivers import load_waivers, waiver_warnings
     default="text",
     show_default=True,
     metavar="FORMAT",
-    help="Report format: text, json, sarif, junit, github, or a plugin's (see 'serviceflow plugins').",
+    help="Report format: text, json, sarif, junit, github, html, or a plugin's (see 'serviceflow plugins').",
 )
 @click.option(
     "--fail-on",
@@ -69,6 +81,21 @@ from serviceflow.waivers import load_waivers, waiver_warnings
 )
 @click.option("--show-waived", is_flag=True, help="List waived findings in the text report too.")
 @click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Report only violations not recorded in this baseline (matched by policy, case and record; "
+    "see docs/baseline.md); count the recorded ones that are gone.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write this run's violations (those not waived) to FILE as a baseline (replaced atomically).",
+)
+@click.option(
     "--action",
     "actions",
     multiple=True,
@@ -83,6 +110,7 @@ from serviceflow.waivers import load_waivers, waiver_warnings
     "(the native evaluator is traced again on the cases that have findings).",
 )
 @jobs_option
+@dask_option
 @input_format_option
 @plugin_options
 @debug_option
@@ -101,9 +129,12 @@ def lint(
     input_format: str,
     waivers_path: Path | None,
     show_waived: bool,
+    baseline_path: Path | None,
+    write_baseline_path: Path | None,
     actions: tuple[str, ...],
     explain: bool,
     jobs: int,
+    dask: str | None,
 ) -> None:
     """Check records against the policies, case by case, as of --now.
 
@@ -117,37 +148,59 @@ def lint(
     Exit status: 0 clean, 1 a violation at or above --fail-on, 2 input, configuration or engine
     errors or a failed action, 3 internal error, 130 interrupted.
     """
-    config = load_user_config(config_path)
-    # Read before evaluating, so that a broken waivers file fails fast rather than after a long run.
-    waivers_file = waivers_path or config.waivers
-    waivers = load_waivers(waivers_file) if waivers_file is not None else []
-    if output is not None:
-        check_output_path(output, [*map(Path, (p for p in paths if p != "-")), *filter(None, [waivers_file])])
-    evaluated_at = now if now is not None else utc_now()
-    reporter = choose_reporter(report_format)
-    act = plugin_host().action_functions(list(actions), config.actions) if actions else {}
-    chosen = policy_selection(select, ignore)
-    with build_engine(config, policy_paths, no_bundled, evaluator, select=chosen) as engine:
-        if explain:
-            explain_findings(engine)
-        progress = TerminalProgress() if stderr_is_terminal() else None
-        try:
-            # stdin=None: the library reads sys.stdin.buffer for "-" at the time it gets there.
-            result = run_lint(
-                engine,
-                list(paths),
-                evaluated_at,
-                input_format=input_format,
-                waivers=waivers,
-                actions=act,
-                fail_on=fail_on or config.fail_on,
-                jobs=jobs,
-                progress=progress,
+    with stray_output_to_stderr():  # a plugin's print() must not corrupt a report on stdout
+        check_dask_and_jobs(dask, jobs)
+        config = load_user_config(config_path)
+        # Read before evaluating, so that a broken waivers file fails fast rather than after a long run.
+        waivers_file = waivers_path or config.waivers
+        waivers = load_waivers(waivers_file) if waivers_file is not None else []
+        baseline = load_baseline(baseline_path) if baseline_path is not None else None
+        inputs = [*map(Path, (p for p in paths if p != "-")), *filter(None, [waivers_file])]
+        if output is not None:
+            check_output_path(output, [*inputs, *filter(None, [baseline_path, write_baseline_path])])
+        else:
+            require_stdout()
+        if write_baseline_path is not None:
+            check_output_path(write_baseline_path, inputs)
+        evaluated_at = now if now is not None else utc_now()
+        reporter = choose_reporter(report_format)
+        act = plugin_host().action_functions(list(actions), config.actions) if actions else {}
+        chosen = policy_selection(select, ignore)
+        with build_engine(config, policy_paths, no_bundled, evaluator, select=chosen) as engine:
+            if explain:
+                from serviceflow.explain.reasons import explain_findings
+
+                explain_findings(engine)
+            if report_format == "html":
+                describe_subjects(engine)  # the report groups findings by week, actor and channel
+            progress = TerminalProgress() if stderr_is_terminal() else None
+            try:
+                # stdin=None: the library reads sys.stdin.buffer for "-" at the time it gets there.
+                result = run_lint(
+                    engine,
+                    list(paths),
+                    evaluated_at,
+                    input_format=input_format,
+                    waivers=waivers,
+                    actions=act,
+                    fail_on=fail_on or config.fail_on,
+                    jobs=jobs,
+                    progress=progress,
+                    dask=dask,
+                    baseline=baseline,
+                )
+            finally:
+                if progress is not None:
+                    progress.clear()
+        _report(result, reporter, output, show_waived)
+        if result.baseline is not None:
+            click.echo(f"serviceflow: baseline: {result.baseline.summary()}", err=True)
+        if write_baseline_path is not None:
+            recorded = [*result.evaluation.violations, *(result.baseline.matched if result.baseline else ())]
+            write_atomically(write_baseline_path, baseline_text(recorded, evaluated_at), inputs)
+            click.echo(
+                f"serviceflow: wrote baseline {write_baseline_path}: {len(recorded):,} violations", err=True
             )
-        finally:
-            if progress is not None:
-                progress.clear()
-    _report(result, reporter, output, show_waived)
     click.get_current_context().exit(result.exit_status)
 
 
@@ -162,7 +215,7 @@ def _report(result: LintResult, reporter: ReporterSpec, output: Path | None, sho
         click.echo(f"serviceflow: warning: {warning}", err=True)
     color = use_color(output)
     options = ReportOptions(policies=result.policies, color=color, show_waived=show_waived)
-    emit_report(reporter.render(evaluation, options), output, color=color)
+    emit_report(render_report(reporter, evaluation, options), output, color=color)
     if output is not None:
         click.echo(f"serviceflow: wrote {output}: {summary_line(evaluation)}", err=True)
     for failure in result.failed_actions:

@@ -7,15 +7,17 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from serviceflow.config import Config, find_config, load_config
-from serviceflow.engine import Engine
 from serviceflow.plugins import PluginHost, discover
 from serviceflow.records.raw import RECORDS_FORMAT
 from serviceflow.timeutil import parse_datetime
+
+if TYPE_CHECKING:
+    from serviceflow.config import Config
+    from serviceflow.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -204,6 +206,38 @@ def jobs_option(function: F) -> F:
     )(function)
 
 
+def _parse_dask(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from serviceflow.errors import ServiceflowError
+
+    try:
+        # Imports Dask: where it is missing, the option fails here, naming the extra to install.
+        from serviceflow.dask.cluster import parse_address
+
+        parse_address(value)
+    except ServiceflowError as exc:
+        raise click.BadParameter(exc.message, ctx, param) from None
+    return value
+
+
+def dask_option(function: F) -> F:
+    """``--dask ADDRESS``: run on a Dask cluster (extra ``dask``); the output is that of one process."""
+    return click.option(
+        "--dask",
+        callback=_parse_dask,
+        metavar="ADDRESS",
+        help="Run on Dask: a scheduler address (tcp://HOST:8786) or local:N to start N worker processes "
+        "here (needs 'serviceflow[dask]'; docs/scale-out.md). The report is the same.",
+    )(function)
+
+
+def check_dask_and_jobs(dask: str | None, jobs: int) -> None:
+    """``--dask`` and ``--jobs`` both choose where the work runs: only one may be given."""
+    if dask is not None and jobs != 1:
+        raise click.UsageError("--dask and --jobs cannot be used together: Dask's workers are the jobs")
+
+
 def selection_options(function: F) -> F:
     """``--select``/``--ignore``: policies by id or glob, as ruff chooses rules."""
     function = click.option(
@@ -251,6 +285,8 @@ def parse_datetime_option(ctx: click.Context, param: click.Parameter, value: str
 
 def load_user_config(config_path: Path | None) -> Config:
     """The named configuration file, or the nearest one above the working directory, or defaults."""
+    from serviceflow.config import find_config, load_config
+
     return load_config(config_path if config_path is not None else find_config(Path.cwd()))
 
 
@@ -262,6 +298,8 @@ def build_engine(
     select: Callable[[str], bool] | None = None,
 ) -> Engine:
     """The engine the options describe; ``evaluator`` ``None`` means the configuration's choice."""
+    from serviceflow.engine import Engine
+
     return Engine.from_config(
         policy_paths=policy_paths,
         config=config,

@@ -69,7 +69,7 @@ def version_text(host: PluginHost) -> str:
     lines = [f"serviceflow {__version__}"]
     lines.extend(
         f"  plugin {info.name} {info.version or '(no version)'}"
-        for info in host.plugins()
+        for info in host.registered()
         if info.source != "built-in"
     )
     return "\n".join(lines)

@@ -43,6 +43,12 @@ class TerminalProgress:
     def evaluating(self, done: int, total: int) -> None:
         self._draw(f"evaluating {done}/{total}", force=done == total)
 
+    def dashboard(self, link: str) -> None:
+        """Name the Dask dashboard of a ``--dask`` run, on a line of its own that stays."""
+        self.clear()
+        self.stream.write(f"serviceflow: Dask dashboard: {link}\n")
+        self.stream.flush()
+
     def _draw(self, text: str, force: bool = False) -> None:
         now = self._clock()
         if not force and now - self._drawn_at < REDRAW_EVERY:

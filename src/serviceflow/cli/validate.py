@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from serviceflow.cli.options import (
+    check_dask_and_jobs,
+    dask_option,
     debug_option,
     input_format_option,
     jobs_option,
@@ -24,10 +26,11 @@ from serviceflow.timeutil import utc_now
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @jobs_option
+@dask_option
 @input_format_option
 @plugin_options
 @debug_option
-def validate(paths: tuple[str, ...], input_format: str, jobs: int) -> None:
+def validate(paths: tuple[str, ...], input_format: str, jobs: int, dask: str | None) -> None:
     """Check that every record is well-formed JSON and matches its type's schema.
 
     With --input-format, PATH is a help-desk event log: each of its rows must be readable and every
@@ -37,6 +40,7 @@ def validate(paths: tuple[str, ...], input_format: str, jobs: int) -> None:
     Exit status 0 when all records are valid, 2 when any is not (or a file cannot be read).
     Duplicate ids and policies are not checked here: lint checks them.
     """
+    check_dask_and_jobs(dask, jobs)
     # No policies: an engine that only admits (the built-in record types and the plugins').
     engine = Engine([], plugins=plugin_host())
     progress = TerminalProgress() if stderr_is_terminal() else None
@@ -49,6 +53,7 @@ def validate(paths: tuple[str, ...], input_format: str, jobs: int) -> None:
             jobs=jobs,
             progress=progress,
             validate_only=True,
+            dask=dask,
         )
     finally:
         if progress is not None:

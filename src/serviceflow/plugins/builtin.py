@@ -4,14 +4,18 @@ Every hook here is ``trylast``: the bundled policies, readers, reporters, evalua
 ``phrase-flags`` enricher and the ``log`` action are defaults that any installed plugin can replace by
 declaring the same name. Nothing here is special-cased elsewhere: ``serviceflow plugins`` lists it as
 ``serviceflow``, and the plugin host is the one registry of all of them.
+
+What each declaration points at is imported when first called (:class:`_Lazy`): every command
+collects the plugins' declarations, and ``serviceflow --version`` should not wait for the HTML
+report, the evaluators and the importers to load.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from serviceflow.actions import log
-from serviceflow.calendars import Calendar
 from serviceflow.contributions import (
     ActionSpec,
     EnricherSpec,
@@ -20,22 +24,40 @@ from serviceflow.contributions import (
     ReaderSpec,
     ReporterSpec,
 )
-from serviceflow.enrichers import phrase_flags
 from serviceflow.errors import EvaluatorError
-from serviceflow.evaluators.base import Evaluator
-from serviceflow.evaluators.native import NativeEvaluator
 from serviceflow.hookspecs import hookimpl
-from serviceflow.importers import BUILT_IN_IMPORTERS, TicketLogImporter, abcd, twcs
-from serviceflow.importers.csvlog import expand_csv_sources
-from serviceflow.policy.ir import CompiledPolicy
-from serviceflow.policy.loader import bundled_policy_dir
+from serviceflow.policy.bundled import bundled_policy_dir
 from serviceflow.records.raw import RECORDS_FORMAT
 from serviceflow.records.reader import expand_sources, read_records
-from serviceflow.reporters.github import render_github
-from serviceflow.reporters.json_report import render_json
-from serviceflow.reporters.junit import render_junit
-from serviceflow.reporters.sarif import render_sarif
-from serviceflow.reporters.text import render_text
+
+if TYPE_CHECKING:
+    from serviceflow.calendars import Calendar
+    from serviceflow.evaluators.base import Evaluator
+    from serviceflow.importers import TicketLogImporter
+    from serviceflow.policy.ir import CompiledPolicy
+
+
+class _Lazy:
+    """A function (or callable object) named ``module:attribute``, imported when first called."""
+
+    __slots__ = ("_target", "where")
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._target: Any = None
+
+    @property
+    def target(self) -> Any:
+        if self._target is None:
+            module, attribute = self.where.split(":")
+            self._target = getattr(importlib.import_module(module), attribute)
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.target(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.where}>"
 
 
 @hookimpl(trylast=True)
@@ -53,6 +75,8 @@ def serviceflow_readers() -> list[ReaderSpec]:
         "serviceflow records: JSON Lines or JSON arrays, optionally gzip; - for stdin",
         expand=expand_sources,
     )
+    from serviceflow.importers import BUILT_IN_IMPORTERS, abcd, twcs
+
     return [
         records,
         *(_importer_reader(importer()) for importer in BUILT_IN_IMPORTERS),
@@ -62,6 +86,8 @@ def serviceflow_readers() -> list[ReaderSpec]:
 
 
 def _importer_reader(importer: TicketLogImporter) -> ReaderSpec:
+    from serviceflow.importers.csvlog import expand_csv_sources
+
     return ReaderSpec(
         importer.name,
         importer,
@@ -73,18 +99,43 @@ def _importer_reader(importer: TicketLogImporter) -> ReaderSpec:
 @hookimpl(trylast=True)
 def serviceflow_reporters() -> list[ReporterSpec]:
     return [
-        ReporterSpec("text", render_text, "findings by case, for people"),
-        ReporterSpec("json", render_json, "one JSON object: violations, pending, errors, summary"),
-        ReporterSpec("sarif", render_sarif, "SARIF 2.1.0 for code-scanning dashboards"),
-        ReporterSpec("junit", render_junit, "JUnit XML, one test per policy, for CI systems"),
-        ReporterSpec("github", render_github, "GitHub Actions workflow commands (annotations)"),
+        ReporterSpec("text", _Lazy("serviceflow.reporters.text:render_text"), "findings by case, for people"),
+        ReporterSpec(
+            "json",
+            _Lazy("serviceflow.reporters.json_report:render_json"),
+            "one JSON object: violations, pending, errors, summary",
+        ),
+        ReporterSpec(
+            "sarif",
+            _Lazy("serviceflow.reporters.sarif:render_sarif"),
+            "SARIF 2.1.0 for code-scanning dashboards",
+        ),
+        ReporterSpec(
+            "junit",
+            _Lazy("serviceflow.reporters.junit:render_junit"),
+            "JUnit XML, one test per policy, for CI",
+        ),
+        ReporterSpec(
+            "github",
+            _Lazy("serviceflow.reporters.github:render_github"),
+            "GitHub Actions workflow commands (annotations)",
+        ),
+        ReporterSpec(
+            "html",
+            _Lazy("serviceflow.reporters.html:render_html"),
+            "one self-contained HTML page: charts, cases, a searchable table",
+        ),
     ]
 
 
 @hookimpl(trylast=True)
 def serviceflow_evaluators() -> list[EvaluatorSpec]:
     return [
-        EvaluatorSpec("native", NativeEvaluator, "the reference evaluator, in plain Python"),
+        EvaluatorSpec(
+            "native",
+            _Lazy("serviceflow.evaluators.native:NativeEvaluator"),
+            "the reference evaluator, in plain Python",
+        ),
         EvaluatorSpec(
             "durable", _durable, "durable-rules' Rete network (extra 'durable'; CPython 3.11, 3.12)"
         ),
@@ -107,8 +158,8 @@ def _durable(policies: Sequence[CompiledPolicy], calendars: Mapping[str, Calenda
 def serviceflow_enrichers() -> list[EnricherSpec]:
     return [
         EnricherSpec(
-            phrase_flags.NAME,
-            phrase_flags.create,
+            "phrase-flags",
+            _Lazy("serviceflow.enrichers.phrase_flags:create"),
             "flags contacts whose text questions values, policies or next steps (off unless enabled)",
         )
     ]
@@ -116,4 +167,15 @@ def serviceflow_enrichers() -> list[EnricherSpec]:
 
 @hookimpl(trylast=True)
 def serviceflow_actions() -> list[ActionSpec]:
-    return [ActionSpec(log.NAME, log.create, "writes each finding to a JSON Lines file or the Python log")]
+    return [
+        ActionSpec(
+            "log",
+            _Lazy("serviceflow.actions.log:create"),
+            "writes each finding to a JSON Lines file or the Python log",
+        ),
+        ActionSpec(
+            "webhook",
+            _Lazy("serviceflow.actions.webhook:create"),
+            "POSTs each finding to a URL, signed per Standard Webhooks",
+        ),
+    ]

@@ -227,6 +227,17 @@ class PluginHost:
             functions[name] = spec.create(dict(options.get(name, {})))
         return functions
 
+    def registered(self) -> list[PluginInfo]:
+        """Every registered plugin's name, version and origin, without calling any hook.
+
+        ``serviceflow --version`` needs only this: collecting the contributions would import what every
+        built-in declaration points at (the importers, the record reader) for a line of text.
+        """
+        return [
+            PluginInfo(name=name, version=registration.version, source=registration.source)
+            for name, registration in self._registrations.items()
+        ]
+
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin: version, where it came from, its hooks and what it declared."""
         contributions = self._collect()

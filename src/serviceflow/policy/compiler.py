@@ -21,14 +21,17 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import jsonschema_rs
 
 from serviceflow.conditions import NamedCondition
 from serviceflow.errors import PolicyError
 from serviceflow.findings import Severity
 from serviceflow.policy import ir
+
+if TYPE_CHECKING:
+    import jsonschema
 from serviceflow.policy.regex import PatternError, compile_pattern
 from serviceflow.policy.templates import placeholders
 from serviceflow.policy.timing import with_timing
@@ -99,13 +102,19 @@ def parse_policy(
     arguments the condition does not declare, is an error here, before any record is read.
     """
     data = document.data
-    validator = jsonschema.Draft202012Validator(policy_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        pointer = "".join(f"/{escape_pointer_token(p)}" for p in error.absolute_path)
-        policy_id = data.get("id") if isinstance(data, dict) else None
-        raise PolicyError(_schema_message(error), document.location(pointer), policy_id=policy_id)
+    if not _schema_accepts(data):
+        # jsonschema only now, to say what is wrong: importing it costs more than loading the policies.
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(policy_schema())
+        errors = sorted(
+            validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path)))
+        )
+        if errors:
+            error = jsonschema.exceptions.best_match(errors)
+            pointer = "".join(f"/{escape_pointer_token(p)}" for p in error.absolute_path)
+            policy_id = data.get("id") if isinstance(data, dict) else None
+            raise PolicyError(_schema_message(error), document.location(pointer), policy_id=policy_id)
     params: dict[str, ir.Param] = {}
     for name, spec in data.get("params", {}).items():
         param = ir.Param(name, spec["type"], spec["default"], spec.get("description", ""))
@@ -128,6 +137,19 @@ def parse_policy(
         compiled=compiled,
         folded_params=frozenset(compiler.folded_params),
     )
+
+
+@cache
+def _fast_policy_validator() -> Any:
+    return jsonschema_rs.validator_for(policy_schema())
+
+
+def _schema_accepts(data: Any) -> bool:
+    """Whether the policy schema accepts ``data``, decided by jsonschema-rs (fast, no import cost)."""
+    try:
+        return bool(_fast_policy_validator().is_valid(data))
+    except (ValueError, TypeError):  # a value it cannot represent: let jsonschema decide and explain
+        return False
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:

@@ -9,9 +9,9 @@ with :func:`render` and :func:`format_value`, so a message reads the same whiche
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from serviceflow.records.model import Record

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from serviceflow import limits
 from serviceflow.errors import Location, PolicyError
@@ -44,15 +47,34 @@ class _LimitExceeded(yaml.MarkedYAMLError):
     """A document is nested too deeply; raised by the composer before Python's recursion limit."""
 
 
-class _Loader(yaml.SafeLoader):
+try:  # libyaml's scanner and parser, in C, when PyYAML was built with it (its wheels are)
+    from yaml._yaml import CParser as _Parser
+
+    def _start(loader: Any, stream: str) -> None:
+        _Parser.__init__(loader, stream)
+        Composer.__init__(loader)
+        SafeConstructor.__init__(loader)
+        Resolver.__init__(loader)
+
+    _BASES: tuple[type, ...] = (Composer, _Parser, SafeConstructor, Resolver)
+except ImportError:  # pragma: no cover - a PyYAML without libyaml: the same, all in Python
+    _BASES = (yaml.SafeLoader,)
+
+    def _start(loader: Any, stream: str) -> None:
+        yaml.SafeLoader.__init__(loader, stream)
+
+
+class _Loader(*_BASES):  # type: ignore[misc]
     """The safe loader without YAML 1.1's implicit timestamps: record times must stay RFC 3339 text.
 
-    Its composer also counts nesting (PyYAML's composer recurses once per level) and remembers the line
-    of each alias, which the node it resolves to does not carry (that node's mark is its anchor's).
+    Scanning and parsing run in C (libyaml) when PyYAML has it, ten times faster than in Python: the
+    bundled policies are parsed on every run. Composing stays in Python, where this composer counts
+    nesting (it recurses once per level) and remembers the line of each alias, which the node it
+    resolves to does not carry (that node's mark is its anchor's).
     """
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        _start(self, stream)
         self.depth = 0
         self.alias_lines: dict[tuple[int, int, bool], int] = {}
 
@@ -114,6 +136,11 @@ def parse_yaml(text: str, file: str) -> SourceDocument:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc)
+            if "maximum nesting depth" in problem:  # libyaml's own bound, met before ours while scanning
+                raise PolicyError(
+                    f"nested more than {limits.MAX_YAML_DEPTH} levels deep; {_RAISE_DEPTH}",
+                    Location(file, line),
+                ) from None
             raise PolicyError(f"invalid YAML: {problem}", Location(file, line)) from None
         document = SourceDocument(data=None, file=file)
         if node is not None:

@@ -137,12 +137,8 @@ class RecordValidator:
             record.file = record.line = record.pointer = None
         else:
             record.file, record.line, record.pointer = origin.file, origin.line, origin.pointer
-        record.id, record.case_id, record.type, record.at = (
-            values[shape["id"]],
-            values[shape["case_id"]],
-            type_name,
-            at,
-        )
+        record.id, record.case_id, record.at = values[shape["id"]], values[shape["case_id"]], at
+        record.type = type_name  # type: ignore[assignment]  # a str: it chose the validator
         return record
 
     def _detailed_validator(self, schema: dict[str, Any]) -> Draft202012Validator:

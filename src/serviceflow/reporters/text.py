@@ -1,9 +1,10 @@
 """The human report: findings grouped by case, the way a team lead reads a queue.
 
 Each case gets a header, then its violations (most severe first) and its pending obligations with
-their deadlines; the counts per policy and a summary line end the report. Input errors are not repeated here (the CLI prints
-them on stderr as they are); the summary counts them. Waived findings are counted in the summary and
-listed, last in their case with the waiver's owner, expiry and reason, only with ``show_waived``.
+their deadlines; the counts per policy and a summary line end the report. Input errors are not
+repeated here (the CLI prints them on stderr as they are); the summary counts them. Waived findings
+are counted in the summary and listed, last in their case with the waiver's owner, expiry and
+reason, only with ``show_waived``.
 """
 
 from __future__ import annotations
