@@ -16,16 +16,10 @@ set -euo pipefail
 packages=(dovecot-imapd dovecot-core)
 imap_binary=/usr/lib/dovecot/imap
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
-fi
+source "$(dirname "$0")/apt.sh"
 
 installed() {
-  local package
-  for package in "${packages[@]}"; do
-    [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" = "installed" ] || return 1
-  done
+  packages_installed "${packages[@]}" || return 1
   [ -x "$imap_binary" ] && command -v doveconf >/dev/null
 }
 
@@ -35,36 +29,7 @@ if installed; then
 fi
 
 start=$SECONDS
-policy=/usr/sbin/policy-rc.d
-saved=""
-if [ -e "$policy" ]; then
-  saved="$(mktemp)"
-  $sudo cp -p "$policy" "$saved"
-fi
-
-restore_policy() {
-  if [ -n "$saved" ]; then
-    $sudo cp -p "$saved" "$policy"
-    rm -f "$saved"
-  else
-    $sudo rm -f "$policy"
-  fi
-}
-trap restore_policy EXIT
-
-printf '#!/bin/sh\n# install-dovecot.sh: keep daemons from starting while packages install\nexit 101\n' |
-  $sudo tee "$policy" >/dev/null
-$sudo chmod 0755 "$policy"
-
-# No questions; and wait for another install (CI installs other servers too) instead of failing on
-# dpkg's lock.
-apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
-if [ -n "$sudo" ]; then
-  apt=(sudo "${apt[@]}")
-fi
-"${apt[@]}" update -qq
-"${apt[@]}" install -y -qq --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${packages[@]}" >/dev/null
+apt_install_quietly install-dovecot "${packages[@]}"
 
 installed || { echo "install-dovecot: $imap_binary or doveconf missing after the install" >&2; exit 1; }
 echo "install-dovecot: $(dpkg-query -W -f='${Package} ${Version}' dovecot-imapd) installed in $((SECONDS - start))s"
