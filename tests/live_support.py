@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from serviceflow.config import Config
 from serviceflow.live import ManualClock, Service
 from serviceflow.live.store import Store
 from serviceflow.stores import open_store
+from serviceflow.testing.serve import wait_until
 from serviceflow.timeutil import format_datetime, parse_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,24 +246,6 @@ def stored_findings(service: Service) -> set[Any]:
 
 
 # --- real processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll ``condition`` until it is truthy or ``timeout`` seconds pass (then fail naming ``what``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def serviceflow_command() -> list[str]:

@@ -29,7 +29,6 @@ from live_support import (
     Receiver,
     contact,
     finding_keys,
-    free_port,
     note,
     now_utc,
     opened,
@@ -40,6 +39,7 @@ from live_support import (
 )
 from serviceflow.live.tokens import hash_token, new_token
 from serviceflow.stores import open_store
+from serviceflow.testing.serve import free_port
 from serviceflow.timeutil import format_datetime
 
 

@@ -333,3 +333,34 @@ def test_a_policy_path_too_long_for_a_file_name_is_a_policy_error(tmp_path: Path
     result = lint("--policies", "9" * 5000, str(tmp_path))
     assert result.exit_code == 2
     assert "cannot read: File name too long" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["native", "durable"])
+def test_a_due_at_the_end_of_time_is_no_crash_on_either_evaluator(tmp_path: Path, engine: str) -> None:
+    """Mechanism 1: a date valid by the schema (9999-12-31) plus 48 hours would overflow Python."""
+    from support import durable_available
+
+    if engine == "durable" and not durable_available():
+        pytest.skip("durable-rules does not import on this Python")
+    opened = {
+        "id": "o1", "case_id": "c1", "type": "case_opened", "at": "2024-05-01T09:00:00Z",
+        "actor": {"role": "customer", "id": "cu"}, "channel": "phone",
+    }  # fmt: skip
+    promise = {
+        "id": "p1", "case_id": "c1", "type": "commitment", "at": "2024-05-01T09:05:00Z",
+        "actor": {"role": "agent", "id": "a1"}, "channel": "phone", "commitment_id": "k",
+        "promise": "by the end of time", "due": "9999-12-31T23:59:59Z",
+    }  # fmt: skip
+    path = tmp_path / "records.jsonl"
+    path.write_bytes(line(opened) + line(promise))
+    early = CliRunner().invoke(
+        main, ["lint", str(path), "--now", NOW, "--engine", engine, "--format", "json"]
+    )
+    assert early.exit_code in (0, 1), early.output
+    late = CliRunner().invoke(
+        main, ["lint", str(path), "--now", "9999-12-31T23:59:59Z", "--engine", engine, "--format", "json"]
+    )
+    assert "Traceback" not in late.output and late.exit_code in (0, 1, 2), late.output
+    report = json.loads(late.stdout)
+    for error in report["engine_errors"]:  # past the due, due + 48h cannot be a date: that record's error
+        assert error["record_id"] == "p1" and "could not decide" in error["message"]

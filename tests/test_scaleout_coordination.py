@@ -258,3 +258,18 @@ main(['lint', 'examples/records', '--dask', 'local:2'])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert result.returncode == 2, result.stderr
     assert "--dask needs Dask: pip install 'serviceflow[dask]'" in result.stderr
+
+
+def test_block_reading_needs_no_dask() -> None:
+    """Planning and reading blocks is plain Python: an interpreter without the extra imports it."""
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('dask', 'distributed'):
+            raise ImportError('no ' + name)
+sys.meta_path.insert(0, Block())
+from serviceflow.dask.blocks import plan_blocks, read_block
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

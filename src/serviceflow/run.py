@@ -158,7 +158,7 @@ def evaluate_sources(
     """
     reader = engine.plugins.reader(input_format)
     if dask is not None:
-        from serviceflow.dask.pipeline import evaluate_on_dask  # the optional extra, only when asked for
+        from serviceflow.dask import evaluate_on_dask  # the optional extra, only when asked for
 
         return evaluate_on_dask(
             engine, reader, sources, now, dask, progress=progress, validate_only=validate_only

@@ -21,7 +21,9 @@ from urllib.parse import urlencode
 
 import pytest
 from phone_helpers import AUTH_TOKEN, call_params, sign, sms_params
-from phone_live_helpers import Serve, running
+
+from serviceflow.testing.serve import RunningServe as Serve
+from serviceflow.testing.serve import running_serve as running
 
 VOICE = "/v1/hooks/phone/twilio/voice"
 SMS = "/v1/hooks/phone/twilio/sms"

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rt_live_helpers import cli, running, wait_until
 from serviceflow_rt.actions import ACTION_MARKER
 from serviceflow_rt.client import RtClient
 from serviceflow_rt.testing import RtInstance
+
+from serviceflow.testing.serve import cli, wait_until
+from serviceflow.testing.serve import running_serve as running
 
 pytestmark = pytest.mark.rt
 

@@ -212,8 +212,8 @@ def _parse_dask(ctx: click.Context, param: click.Parameter, value: str | None) -
     from serviceflow.errors import ServiceflowError
 
     try:
-        # Imports Dask: where it is missing, the option fails here, naming the extra to install.
-        from serviceflow.dask.cluster import parse_address
+        # Where Dask is missing, the option fails here, naming the extra to install.
+        from serviceflow.dask import parse_address
 
         parse_address(value)
     except ServiceflowError as exc:

@@ -1,8 +1,15 @@
-"""A real ``serviceflow serve`` for the end-to-end tests: a process on 127.0.0.1 over a SQLite store.
+"""A real ``serviceflow serve`` for end-to-end tests of connectors: a process on 127.0.0.1.
 
-A module of its own name, not conftest.py: CI runs every plugin's tests in one session, where a
-shared module name could resolve to another plugin's file (serviceflow-rt's tests have the same
-helper as rt_live_helpers.py: each plugin's tests stand alone).
+A connector's promise (a ticket resolved in the help desk shows up as a violation, a signed webhook
+becomes a record) can only be shown against the running service, as a user runs it: its own process,
+its own store, a bearer token. :class:`RunningServe` is that, for serviceflow's tests and for plugin
+authors' alike::
+
+    with running_serve(tmp_path, env) as serve:
+        status, case = serve.request("GET", "/v1/cases/rt-1")
+
+It needs the ``serve`` extra; without it :func:`running_serve` skips the test, saying so. Waiting is
+by polling a condition with a deadline (:func:`wait_until`), never by sleeping a fixed time.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+__all__ = ["RunningServe", "cli", "free_port", "running_serve", "serve_missing", "wait_until"]
 
 SERVICEFLOW = str(Path(sys.executable).parent / "serviceflow")
 
@@ -37,13 +44,14 @@ def serve_missing() -> str | None:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll ``condition`` until it is truthy and return it; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -63,8 +71,8 @@ def cli(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.Completed
     return result
 
 
-class Serve:
-    """``serviceflow serve`` on 127.0.0.1 and a bearer token for it."""
+class RunningServe:
+    """``serviceflow serve`` on 127.0.0.1 over a SQLite store in ``directory``, and an admin token."""
 
     def __init__(self, directory: Path, env: dict[str, str]) -> None:
         self.directory = directory
@@ -104,6 +112,7 @@ class Serve:
             return False
 
     def stop(self) -> None:
+        """SIGTERM to the service's process group, SIGKILL if it has not ended in 15 s."""
         process, self.process = self.process, None
         if process is None:
             return
@@ -115,17 +124,8 @@ class Serve:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(15)
 
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        """A POST without our token (as Twilio sends it): (status, content type, body)."""
-        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers.get("content-type", ""), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers.get("content-type", ""), error.read()
-
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """A call to the API with the token; (status, JSON body)."""
+        """A call to the API with the token: (status, JSON body)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.url + path,
@@ -139,15 +139,31 @@ class Serve:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """A POST without our token, as a webhook sender makes it: (status, content type, body)."""
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers.get("content-type", ""), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("content-type", ""), error.read()
+
 
 @contextlib.contextmanager
-def running(directory: Path, env: dict[str, str], configure: Callable[[Serve], None]) -> Iterator[Serve]:
-    """A started service, stopped afterwards; ``configure(serve)`` runs once its port is known."""
+def running_serve(
+    directory: Path, env: dict[str, str], configure: Callable[[RunningServe], None] | None = None
+) -> Iterator[RunningServe]:
+    """A started service, stopped afterwards. ``configure(serve)`` runs before it starts, once its port
+    and token are known (a webhook route's public URL names the port). Skips the test without the
+    ``serve`` extra."""
     missing = serve_missing()
     if missing is not None:
+        import pytest
+
         pytest.skip(missing)
-    service = Serve(directory, env)
-    configure(service)
+    service = RunningServe(directory, env)
+    if configure is not None:
+        configure(service)
     service.start()
     try:
         yield service
