@@ -30,7 +30,7 @@ from serviceflow.coordination import (
     slice_digests,
     slice_facts,
 )
-from serviceflow.dask.blocks import ERROR, LINE, plan_blocks, read_block
+from serviceflow.dask.blocks import ERROR, LINE, block_offsets, plan_blocks, read_block
 from serviceflow.errors import InputError, Location
 from serviceflow.plugins import PluginHost
 from serviceflow.records.raw import RawItem
@@ -152,8 +152,6 @@ class Recorder:
 
 def read_in_blocks(sources: list[str], block_size: int) -> list[tuple[Any, ...]]:
     """Every item as block reading gives it, with the offsets applied as the Dask partitions do."""
-    from serviceflow.dask.worker import block_offsets
-
     reader = PluginHost().reader("records")
     blocks, _ = plan_blocks(sources, reader, block_size)
     read = [read_block(block) for block in blocks]

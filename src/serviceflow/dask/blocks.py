@@ -372,3 +372,18 @@ def _reading(source: str, name: str) -> Iterator[BinaryIO]:
     except (OSError, EOFError, zlib.error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise InputError(f"cannot read {name}: {reason}", Location(file=name)) from exc
+
+
+def block_offsets(blocks: Sequence[Block], counts: Sequence[tuple[int, int, bool]]) -> list[tuple[int, int]]:
+    """``(first seq, lines before it in its file)`` of each block, once every block was read."""
+    offsets: list[tuple[int, int]] = []
+    seq = 0
+    lines_before = 0
+    previous_file = -1
+    for block, (lines, items, relative) in zip(blocks, counts, strict=True):
+        if block.file != previous_file:
+            lines_before, previous_file = 0, block.file
+        offsets.append((seq, lines_before if relative else 0))
+        seq += items
+        lines_before += lines
+    return offsets

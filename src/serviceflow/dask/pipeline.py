@@ -34,7 +34,7 @@ from typing import Any
 from serviceflow.contributions import ReaderSpec
 from serviceflow.coordination import duplicate_drops
 from serviceflow.dask import worker as tasks
-from serviceflow.dask.blocks import Block, plan_blocks
+from serviceflow.dask.blocks import Block, block_offsets, plan_blocks
 from serviceflow.dask.cluster import DaskTarget, connect, dashboard_link
 from serviceflow.errors import ServiceflowError
 from serviceflow.findings import Evaluation, EvaluationCollector
@@ -175,7 +175,7 @@ def _read_into_shards(
 
 def _layout(blocks: Sequence[Block], counts: Sequence[tuple[int, int, bool]]) -> tasks.Parcel:
     """Per block: the file name its items carry, its first ``seq``, the lines before it in its file."""
-    offsets = tasks.block_offsets(blocks, counts)
+    offsets = block_offsets(blocks, counts)
     return tasks.Parcel([(block.name, seq, line) for block, (seq, line) in zip(blocks, offsets, strict=True)])
 
 

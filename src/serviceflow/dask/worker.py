@@ -256,21 +256,6 @@ def counts_of(routed: tuple[list[list[tuple[Any, ...]]], BlockItems]) -> tuple[i
     return items.lines, items.items, items.relative
 
 
-def block_offsets(blocks: Sequence[Block], counts: Sequence[tuple[int, int, bool]]) -> list[tuple[int, int]]:
-    """``(first seq, lines before it in its file)`` of each block, once every block was read."""
-    offsets: list[tuple[int, int]] = []
-    seq = 0
-    lines_before = 0
-    previous_file = -1
-    for block, (lines, items, relative) in zip(blocks, counts, strict=True):
-        if block.file != previous_file:
-            lines_before, previous_file = 0, block.file
-        offsets.append((seq, lines_before if relative else 0))
-        seq += items
-        lines_before += lines
-    return offsets
-
-
 def build_shard(
     token: str,
     names: Sequence[str],
