@@ -58,6 +58,7 @@ from serviceflow.errors import (
 )
 from serviceflow.findings import Evaluation, Finding, Severity, Status
 from serviceflow.hookspecs import hookimpl
+from serviceflow.records.compressed import decompressed_stream
 from serviceflow.records.model import Record
 from serviceflow.records.raw import RECORDS_FORMAT, STDIN, RawItem
 from serviceflow.reporters.base import PolicyInfo, Reporter, ReportOptions
@@ -110,6 +111,7 @@ __all__ = [
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
+    "decompressed_stream",
     "format_datetime",
     "format_duration",
     "hookimpl",

@@ -27,7 +27,7 @@ is documented in docs/importers.md.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import json
 import re
 import zlib
@@ -37,8 +37,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from serviceflow import limits
 from serviceflow.contributions import ReaderSpec
 from serviceflow.errors import InputError, Location, RecordError
+from serviceflow.records.compressed import decompressed_stream
 from serviceflow.records.raw import STDIN, STDIN_NAME, RawItem, standard_input
 from serviceflow.timeutil import format_datetime
 
@@ -95,7 +97,6 @@ _FAQ_LABEL = re.compile(
 _AMOUNT = re.compile(r"\$*\s*(\d[\d,]*(?:\.\d+)?)")
 _SPLIT = re.compile(r"^abcd_(?P<split>[a-z0-9]+)_conversations", re.IGNORECASE)
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
-_GZIP_MAGIC = b"\x1f\x8b"
 
 #: ontology.json: each flow's subflows.
 FLOWS: dict[str, tuple[str, ...]] = {
@@ -408,13 +409,21 @@ def _split_name(source: str | Path) -> str:
 
 
 def _read_bytes(source: str | Path, name: str, stdin: BinaryIO | None) -> bytes:
+    """The whole (decompressed) file: the conversations are one JSON array, read at once."""
+    limit = limits.MAX_ARRAY_BYTES
     try:
-        raw = standard_input(stdin).read() if source == STDIN else Path(source).read_bytes()
-        if raw.startswith(_GZIP_MAGIC):
-            raw = gzip.decompress(raw)
+        with contextlib.ExitStack() as stack:
+            opened = standard_input(stdin) if source == STDIN else stack.enter_context(open(source, "rb"))
+            raw = decompressed_stream(opened, name).read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise InputError(f"cannot read {name}: {reason}", Location(file=name)) from exc
+    if len(raw) > limit:
+        raise InputError(
+            f"{name} is larger than {limit:,} bytes (serviceflow.limits.MAX_ARRAY_BYTES), the most a JSON "
+            "array read whole may be",
+            Location(file=name),
+        )
     return raw.removeprefix(b"\xef\xbb\xbf")
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
 import re
 import zlib
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from serviceflow.errors import InputError, Location, RecordError
 from serviceflow.records import RawItem
+from serviceflow.records.compressed import decompressed_stream
 from serviceflow.records.raw import standard_input
 from serviceflow.timeutil import format_datetime
 
@@ -54,7 +54,6 @@ STDIN_NAME = "<stdin>"
 #: Files a directory argument contributes.
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _TIME_CACHE_LIMIT = 100_000
 
@@ -141,43 +140,14 @@ def read_rows(
     try:
         if source == STDIN:
             stream = standard_input(stdin)
-            yield from _rows(name, _decompressed(stream), required, hint)
+            yield from _rows(name, decompressed_stream(stream, name), required, hint)
         else:
             with Path(source).open("rb") as raw:
-                yield from _rows(name, _decompressed(raw), required, hint)
+                yield from _rows(name, decompressed_stream(raw, name), required, hint)
     except (OSError, EOFError, zlib.error) as exc:
         # gzip reports a corrupt or truncated file only while reading, possibly after many rows.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise InputError(f"cannot read {name}: {reason}", Location(file=name)) from exc
-
-
-def _decompressed(raw: BinaryIO) -> BinaryIO:
-    head = raw.read(len(_GZIP_MAGIC))
-    stream: BinaryIO = _Prefixed(head, raw)  # type: ignore[assignment]
-    if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-    return stream
-
-
-class _Prefixed(io.RawIOBase):
-    """A binary stream that yields ``head`` again before the rest of ``tail`` (for sniffing stdin)."""
-
-    def __init__(self, head: bytes, tail: BinaryIO) -> None:
-        self._head = head
-        self._tail = tail
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._tail.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class _Lines:

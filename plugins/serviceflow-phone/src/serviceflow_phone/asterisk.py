@@ -51,6 +51,7 @@ from serviceflow.plugin import (
     RawItem,
     ReaderSpec,
     RecordError,
+    decompressed_stream,
     format_datetime,
 )
 from serviceflow_phone.cdr import (
@@ -64,7 +65,7 @@ from serviceflow_phone.cdr import (
     resolve_zone,
 )
 from serviceflow_phone.contacts import CASE_BY, Party, case_for, clean_text, find_party
-from serviceflow_phone.csvfile import BadRow, open_stream, read_csv_rows
+from serviceflow_phone.csvfile import BadRow, read_csv_rows
 from serviceflow_phone.customers import CustomerLookup, load_customer_csv
 from serviceflow_phone.numbers import PhoneNumbers, mask
 from serviceflow_phone.options import Options
@@ -192,8 +193,11 @@ class AsteriskCdrReader:
         for name, opener in _files(source, stdin):
             try:
                 with opener() as raw:
-                    for row in read_csv_rows(open_stream(raw)):
+                    for row in read_csv_rows(decompressed_stream(raw, name)):
                         yield from self._row(name, row, calls)
+            except InputError:  # decompressed past serviceflow's bound
+                yield from calls.finish()
+                raise
             except (OSError, EOFError, zlib.error) as exc:
                 yield from calls.finish()  # the calls read so far are good: keep them
                 reason = (

@@ -1,10 +1,10 @@
 """CSV rows with their line numbers from a plain or gzip file, bad lines reported rather than raised.
 
-The same reading contract as serviceflow's importers of help-desk logs (docs/importers.md), written
-again here because a plugin may use only serviceflow's public plugin module:
+The same reading contract as serviceflow's importers of help-desk logs (docs/importers.md):
 
 * plain or gzip-compressed, told apart by the first bytes, so ``Master.csv.1.gz`` and a gzip stream on
-  standard input both work;
+  standard input both work, and never decompressed past serviceflow's bound (a gzip bomb ends with an
+  :class:`~serviceflow.plugin.InputError`): :func:`serviceflow.plugin.decompressed_stream` does both;
 * each row carries the 1-based line it starts on;
 * a row with bytes that are not UTF-8, a line longer than :data:`MAX_LINE` bytes (Asterisk's own
   limit is 1,024) or a row the csv module rejects becomes a :class:`BadRow`; the rows after it are
@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-__all__ = ["MAX_LINE", "BadRow", "CsvRow", "open_stream", "read_csv_rows"]
+__all__ = ["MAX_LINE", "BadRow", "CsvRow", "read_csv_rows"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 #: Longest line read; a longer one is skipped whole and reported (a row is at most 1 KiB in Asterisk).
 MAX_LINE = 64 * 1024
 
@@ -40,41 +37,6 @@ class CsvRow:
 class BadRow:
     line: int
     message: str
-
-
-def open_stream(raw: BinaryIO) -> BinaryIO:
-    """``raw``, decompressed when it starts like gzip; the sniffed bytes are read again either way."""
-    head = b""
-    while len(head) < len(_GZIP_MAGIC):
-        chunk = raw.read(len(_GZIP_MAGIC) - len(head))
-        if not chunk:
-            break
-        head += chunk
-    stream = io.BufferedReader(_Prefixed(head, raw))
-    if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-    return stream
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream that yields ``head`` again before the rest of ``tail`` (the bytes sniffed for gzip)."""
-
-    def __init__(self, head: bytes, tail: BinaryIO) -> None:
-        self._head = head
-        self._tail = tail
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._tail.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class _Lines:
