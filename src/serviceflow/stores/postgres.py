@@ -27,9 +27,9 @@ except ImportError as exc:  # pragma: no cover - reported by stores.open_store
 
 from serviceflow.live.codec import to_micros
 from serviceflow.live.errors import StoreError
-from serviceflow.live.store import OutboxItem, SchemaStatus, Unit
+from serviceflow.live.store import SchemaStatus, Unit
 from serviceflow.stores.schema import MIGRATIONS, latest_version
-from serviceflow.stores.sql import Dialect, SqlQueries, SqlUnit, claim_outbox_in
+from serviceflow.stores.sql import Dialect, SqlQueries, SqlUnit
 
 __all__ = ["POSTGRES", "PostgresStore"]
 
@@ -96,15 +96,6 @@ class PostgresStore(SqlQueries):
             except psycopg.OperationalError as exc:
                 raise StoreError(f"the PostgreSQL store {self.url} failed: {_short(exc)}") from None
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.transact(lambda unit: unit.db.rows(sql, params), write=False)  # type: ignore[attr-defined]
-
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.transact(lambda unit: unit.db.rows(sql, params))  # type: ignore[attr-defined]
-
-    def claim_outbox(self, action: str, now: datetime, lease_until: datetime, limit: int) -> list[OutboxItem]:
-        return self.transact(lambda unit: claim_outbox_in(unit, action, now, lease_until, limit))  # type: ignore[arg-type]
 
     # --- migrations -----------------------------------------------------------------------------------
 

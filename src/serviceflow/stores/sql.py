@@ -9,10 +9,10 @@ the PostgreSQL adapter rewrites them once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from serviceflow.findings import Finding
 from serviceflow.live.codec import dump_json, finding_from_dict, from_micros, load_json, to_micros
@@ -28,9 +28,12 @@ from serviceflow.live.store import (
     SourceState,
     StoredRecord,
     TokenRow,
+    Unit,
 )
 
 __all__ = ["Connection", "Dialect", "SqlQueries", "SqlUnit"]
+
+T = TypeVar("T")
 
 
 class Connection(Protocol):
@@ -495,16 +498,23 @@ def _stored_finding(finding: Finding) -> dict[str, Any]:
 class SqlQueries:
     """The store's reads and small writes outside an ingest, each in its own transaction.
 
-    Mixed into each store, which provides :meth:`_unit_connection` (a connection in a transaction).
+    Mixed into each store, which provides :meth:`transact` (a unit of work in one transaction, retried
+    as its database needs); everything here is the same SQL on both.
     """
 
     dialect: Dialect
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def transact(self, work: Callable[[Unit], T], *, write: bool = True) -> T:
         raise NotImplementedError
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.transact(lambda unit: unit.db.rows(sql, params), write=False)  # type: ignore[attr-defined]
+
     def _write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        return self.transact(lambda unit: unit.db.rows(sql, params))  # type: ignore[attr-defined]
+
+    def claim_outbox(self, action: str, now: datetime, lease_until: datetime, limit: int) -> list[OutboxItem]:
+        return self.transact(lambda unit: claim_outbox_in(unit, action, now, lease_until, limit))  # type: ignore[arg-type]
 
     def list_findings(
         self,

@@ -21,7 +21,7 @@ from serviceflow.live.codec import to_micros
 from serviceflow.live.errors import StoreError
 from serviceflow.live.store import SchemaStatus, Unit
 from serviceflow.stores.schema import MIGRATIONS, latest_version
-from serviceflow.stores.sql import Dialect, SqlQueries, SqlUnit, claim_outbox_in
+from serviceflow.stores.sql import Dialect, SqlQueries, SqlUnit
 
 __all__ = ["SQLITE", "SqliteStore"]
 
@@ -98,15 +98,6 @@ class SqliteStore(SqlQueries):
             raise
         raw.execute("COMMIT")
         return result
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.transact(lambda unit: unit.db.rows(sql, params), write=False)  # type: ignore[attr-defined]
-
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.transact(lambda unit: unit.db.rows(sql, params))  # type: ignore[attr-defined]
-
-    def claim_outbox(self, action: str, now: Any, lease_until: Any, limit: int) -> list[Any]:
-        return self.transact(lambda unit: claim_outbox_in(unit, action, now, lease_until, limit))  # type: ignore[arg-type]
 
     # --- migrations -----------------------------------------------------------------------------------
 
