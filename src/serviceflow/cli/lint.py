@@ -42,7 +42,7 @@ from serviceflow.cli.output import (
 from serviceflow.cli.progress import TerminalProgress
 from serviceflow.config import FAIL_LEVELS
 from serviceflow.contributions import ReporterSpec
-from serviceflow.reporters import ReportOptions, render_report, summary_line
+from serviceflow.reporters import ReportOptions, report_pieces, summary_line
 from serviceflow.run import LintResult
 from serviceflow.run import lint as run_lint
 from serviceflow.subjects import describe_subjects
@@ -215,7 +215,7 @@ def _report(result: LintResult, reporter: ReporterSpec, output: Path | None, sho
         click.echo(f"serviceflow: warning: {warning}", err=True)
     color = use_color(output)
     options = ReportOptions(policies=result.policies, color=color, show_waived=show_waived)
-    emit_report(render_report(reporter, evaluation, options), output, color=color)
+    emit_report(report_pieces(reporter, evaluation, options), output, color=color)
     if output is not None:
         click.echo(f"serviceflow: wrote {output}: {summary_line(evaluation)}", err=True)
     for failure in result.failed_actions:

@@ -46,15 +46,19 @@ def echo_errors(errors: Iterable[ServiceflowError]) -> None:
         click.echo(printable(str(error)), err=True)
 
 
-def emit_report(text: str, output: Path | None, color: bool = False, protected: Iterable[Path] = ()) -> None:
-    """Write a report to ``output`` atomically (never over a ``protected`` file), or to stdout.
+def emit_report(
+    text: str | Iterable[str], output: Path | None, color: bool = False, protected: Iterable[Path] = ()
+) -> None:
+    """Write a report (its text, or its pieces in order) to ``output`` atomically (never over a
+    ``protected`` file), or to stdout.
 
     Standard output is the one the command started with, even inside :func:`stray_output_to_stderr`.
     """
     if output is None:
         stream = require_stdout()
         try:
-            click.echo(text, nl=False, color=color, file=stream)
+            for piece in _slices(text):
+                click.echo(piece, nl=False, color=color, file=stream)
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise  # the reader went away (``| head``): serviceflow.cli.app ends quietly
@@ -63,6 +67,41 @@ def emit_report(text: str, output: Path | None, color: bool = False, protected: 
             ) from exc
     else:
         write_atomically(output, text, protected)
+
+
+#: How much of a report is encoded and written at a time.
+_SLICE = 1 << 20
+
+
+def _slices(text: str | Iterable[str]) -> Iterator[str]:
+    """The report in pieces of at most about :data:`_SLICE` characters, each ending at a line's end.
+
+    Writing a report whole makes the stream encode it whole: a second copy of a report that, for a
+    million records under every policy, is over a hundred megabytes. A long text is cut at line ends,
+    so that no escape sequence (a colour) is split between two writes; small pieces are gathered into
+    writes of about that size.
+    """
+    gathered: list[str] = []
+    size = 0
+    for piece in (text,) if isinstance(text, str) else text:
+        if len(piece) < _SLICE:  # small pieces (a finding each) are gathered into one write
+            gathered.append(piece)
+            size += len(piece)
+            if size >= _SLICE:
+                yield "".join(gathered)
+                gathered, size = [], 0
+            continue
+        if gathered:
+            yield "".join(gathered)
+            gathered, size = [], 0
+        start = 0
+        while start < len(piece):
+            end = piece.find("\n", start + _SLICE)
+            end = len(piece) if end < 0 else end + 1
+            yield piece[start:end]
+            start = end
+    if gathered:
+        yield "".join(gathered)
 
 
 def require_stdout() -> Any:
@@ -177,7 +216,7 @@ def _inside(path: Path, directory: Path) -> bool:
     return False
 
 
-def write_atomically(path: Path, text: str, protected: Iterable[Path] = ()) -> None:
+def write_atomically(path: Path, text: str | Iterable[str], protected: Iterable[Path] = ()) -> None:
     """Replace ``path`` with ``text`` in one step: readers see the old file or the new, never a part.
 
     :func:`check_output_path` decides first whether ``path`` may be written at all. A symlink is
@@ -194,7 +233,8 @@ def write_atomically(path: Path, text: str, protected: Iterable[Path] = ()) -> N
         raise ServiceflowError(f"cannot write {shown}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            for piece in _slices(text):
+                stream.write(piece)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, _mode_for(path))

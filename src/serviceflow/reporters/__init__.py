@@ -7,6 +7,7 @@ Each reporter is a function ``(evaluation, options) -> str``; the built-in plugi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from serviceflow.errors import PLUGIN_FAILURES, PluginError
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from serviceflow.contributions import ReporterSpec
     from serviceflow.findings import Evaluation
 
-__all__ = ["PolicyInfo", "ReportOptions", "Reporter", "render_report", "summary_line"]
+__all__ = ["PolicyInfo", "ReportOptions", "Reporter", "render_report", "report_pieces", "summary_line"]
 
 #: The plugin name of serviceflow's own reporters, whose failures are serviceflow's bugs.
 _BUILTIN = "serviceflow"
@@ -39,3 +40,16 @@ def render_report(reporter: ReporterSpec, evaluation: Evaluation, options: Repor
     if not isinstance(text, str):
         raise PluginError(f"{origin} returned a {type(text).__name__}, not the report's text")
     return text
+
+
+def report_pieces(reporter: ReporterSpec, evaluation: Evaluation, options: ReportOptions) -> Iterable[str]:
+    """The report as pieces of text to write one after the other (what :func:`render_report` joins).
+
+    serviceflow's JSON report comes a finding at a time, so a large one is never held whole; any other
+    reporter's text comes as one piece, checked as :func:`render_report` checks it.
+    """
+    if reporter.plugin == _BUILTIN and reporter.name == "json":
+        from serviceflow.reporters.json_report import json_pieces
+
+        return json_pieces(evaluation, options)
+    return (render_report(reporter, evaluation, options),)

@@ -10,6 +10,7 @@ Values are written exactly as the records hold them; a lone surrogate as its ``\
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from serviceflow.findings import Evaluation
@@ -23,6 +24,15 @@ def render_json(evaluation: Evaluation, options: ReportOptions) -> str:
     The text is what ``json.dumps(evaluation.to_dict(), indent=2)`` gives, but built a finding at a
     time: a million findings as dictionaries would take more memory than the records they are about.
     """
+    return "".join(json_pieces(evaluation, options))
+
+
+def json_pieces(evaluation: Evaluation, options: ReportOptions) -> Iterator[str]:
+    """The text of :func:`render_json` in small pieces, a finding at a time.
+
+    ``lint`` writes these as they come: the report of a million records under every policy is over a
+    hundred megabytes, and holding it whole on top of the evaluation was the peak of such a run.
+    """
     sections: list[tuple[str, Any]] = [
         ("violations", (finding.to_dict for finding in evaluation.violations)),
         ("pending", (finding.to_dict for finding in evaluation.pending)),
@@ -30,16 +40,18 @@ def render_json(evaluation: Evaluation, options: ReportOptions) -> str:
         ("engine_errors", (finding.to_dict for finding in evaluation.engine_errors)),
     ]
     rest = evaluation.to_dict(findings=False)
-    pieces = ["{"]
+    yield "{"
     for number, (key, value) in enumerate([*sections, *((key, rest[key]) for key in rest)]):
-        pieces.append(("," if number else "") + f"\n  {json_text(key)}: ")
+        yield ("," if number else "") + f"\n  {json_text(key)}: "
         if key in _STREAMED:
-            items = [json_text(item(), indent=2).replace("\n", "\n    ") for item in value]
-            pieces.append("[\n    " + ",\n    ".join(items) + "\n  ]" if items else "[]")
+            separator = "[\n    "
+            for item in value:
+                yield separator + json_text(item(), indent=2).replace("\n", "\n    ")
+                separator = ",\n    "
+            yield "[]" if separator == "[\n    " else "\n  ]"
         else:
-            pieces.append(json_text(value, indent=2).replace("\n", "\n  "))
-    pieces.append("\n}\n")
-    return "".join(pieces)
+            yield json_text(value, indent=2).replace("\n", "\n  ")
+    yield "\n}\n"
 
 
 _STREAMED = frozenset({"violations", "pending", "waived", "engine_errors"})
