@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from serviceflow.testing import internal_imports
+
 FORBIDDEN = [
     "click",
     "flask",
@@ -239,16 +241,19 @@ def test_the_layering_check_can_fail() -> None:
 
 def test_first_party_plugins_use_only_the_public_plugin_module() -> None:
     """They show businesses how to write a plugin: only ``serviceflow.plugin`` and ``serviceflow``."""
-    allowed = {"serviceflow", "serviceflow.plugin"}
     roots = [*REPOSITORY.glob("plugins/*/src"), *REPOSITORY.glob("examples/*/src")]
     assert roots, "no plugin sources found"
-    offending = []
-    for root in roots:
-        for path in sorted(root.rglob("*.py")):
-            for imported in _imports(path, "plugin_module"):
-                if imported.split(".")[0] == "serviceflow" and imported not in allowed:
-                    offending.append(f"{path.relative_to(REPOSITORY)} imports {imported}")
-    assert offending == []
+    assert [
+        f"{root.relative_to(REPOSITORY)}/{line}" for root in roots for line in internal_imports(root)
+    ] == []
+
+
+def test_the_plugin_import_check_can_fail(tmp_path: Path) -> None:
+    (tmp_path / "plugin.py").write_text(
+        "from serviceflow.plugin import hookimpl\nimport serviceflow.engine\nfrom serviceflow import run\n",
+        encoding="utf-8",
+    )
+    assert internal_imports(tmp_path) == ["plugin.py imports serviceflow.engine"]
 
 
 def test_the_public_names_are_listed_and_all_resolve() -> None:

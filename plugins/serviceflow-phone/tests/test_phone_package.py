@@ -9,29 +9,13 @@ import pytest
 import serviceflow_phone
 from serviceflow_phone.numbers import PhoneNumbers, mask, mask_in_text
 
+from serviceflow.testing import imported_modules, internal_imports
+
 PACKAGE = Path(serviceflow_phone.__file__).parent
-ALLOWED = {"serviceflow", "serviceflow.plugin"}
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
-    return modules
-
-
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda path: path.name)
-def test_serviceflow_is_imported_only_through_its_public_plugin_module(path: Path) -> None:
-    from_serviceflow = {
-        module
-        for module in imported_modules(path)
-        if module == "serviceflow" or module.startswith("serviceflow.")
-    }
-    assert from_serviceflow <= ALLOWED, f"{path.name} imports {sorted(from_serviceflow - ALLOWED)}"
+def test_serviceflow_is_imported_only_through_its_public_plugin_module() -> None:
+    assert internal_imports(PACKAGE) == []
 
 
 def test_no_command_line_or_web_framework_in_the_library() -> None:

@@ -13,6 +13,9 @@ serviceflow is enough for these fixtures to be available in any test:
 ``serviceflow_evaluator``    parametrizes a test over the native and (where it runs) durable evaluators
 ===========================  ==========================================================================
 
+``internal_imports(package_dir)`` lists the internal serviceflow modules a plugin package imports (it
+should use only ``serviceflow`` and ``serviceflow.plugin``, which stay stable between releases).
+
 Nothing here discovers installed plugins: a test sees serviceflow's built-ins and what it registers,
 so it passes or fails the same on every machine. Without pytest the same helpers are plain functions
 (``make_host``, ``make_engine``, ``load_policy_pack``, ``run_policy_test_files``...) and importing
@@ -31,6 +34,7 @@ from serviceflow.testing.engines import (
     plugin_name,
     registered_plugin,
 )
+from serviceflow.testing.imports import PUBLIC_MODULES, imported_modules, internal_imports
 from serviceflow.testing.packs import (
     PolicyPack,
     assert_passed,
@@ -42,6 +46,7 @@ from serviceflow.testing.records import KNOWN_TYPES, RecordFactory, actor_of
 
 __all__ = [
     "KNOWN_TYPES",
+    "PUBLIC_MODULES",
     "InvalidTestRecords",
     "PolicyPack",
     "RecordFactory",
@@ -51,6 +56,8 @@ __all__ = [
     "assert_passed",
     "config_with",
     "evaluate",
+    "imported_modules",
+    "internal_imports",
     "load_policy_pack",
     "make_engine",
     "make_host",
