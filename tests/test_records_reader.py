@@ -56,6 +56,15 @@ def test_a_broken_array_element_is_reported_at_its_line_and_ends_the_file(tmp_pa
     ]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", ""])
+def test_a_record_cut_short_is_reported_at_the_end_of_its_line(newline: str) -> None:
+    """Not at "column 1" of the next line, where the decoder ran out of text."""
+    cut = '{"id": "x1", "case_id": "c9", "type": "contact"'
+    stdin = io.BytesIO((cut + newline + '{"id": "x2"}\n').encode())
+    first = summary(list(read_sources(["-"], stdin=stdin)))[0]
+    assert first == (1, f"Expecting ',' delimiter (column {len(cut) + 1})")
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -261,7 +261,7 @@ def _line_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
     except UnicodeDecodeError as bad:
         return f"not UTF-8: byte {bad.start + 1} of the line is invalid"
     try:
-        json.loads(text)
+        json.loads(text.rstrip("\r\n"))  # a record cut short is reported at the line's end, not the next
     except json.JSONDecodeError as standard:
         return f"{standard.msg} (column {standard.colno})"
     except (RecursionError, ValueError):
