@@ -92,15 +92,26 @@ class CaseEvaluator:
         return self.evaluate_many(unit, [row], now, kind)[0]
 
     def evaluate_many(
-        self, unit: Unit, rows: Sequence[CaseRow], now: datetime, kind: str | Mapping[str, str]
+        self,
+        unit: Unit,
+        rows: Sequence[CaseRow],
+        now: datetime,
+        kind: str | Mapping[str, str],
+        created: Mapping[str, Sequence[Record]] | None = None,
     ) -> list[Evaluated]:
         """Evaluate several cases (each ``row``'s ``previous_case`` already decided) at ``now`` and
         record everything, reading and writing the store once per kind of row rather than once per case.
-        ``kind`` names the decisions (``ingest``, ``sweep``, ...), or maps each case to its own."""
+        ``kind`` names the decisions (``ingest``, ``sweep``, ...), or maps each case to its own.
+
+        ``created``: for cases this unit of work created, every record they have (with its ``seq``),
+        as the caller just stored them; those are not read back and rebuilt. A bulk ingest creates
+        most of its cases, and reading each record back cost as much as admitting it.
+        """
         if not rows:
             return []
         case_ids = [row.case_id for row in rows]
-        stored_records = unit.records_of(case_ids)
+        created = created or {}
+        stored_records = unit.records_of([case_id for case_id in case_ids if case_id not in created])
         stored_findings = unit.findings_of_cases(case_ids)
         evaluated: list[Evaluated] = []
         findings: dict[str, Sequence[Finding]] = {}
@@ -108,7 +119,12 @@ class CaseEvaluator:
         items: list[NewOutboxItem] = []
         for row in rows:
             case_id = row.case_id
-            records = [self.codec.load(stored.body, stored.seq) for stored in stored_records.get(case_id, ())]
+            known = created.get(case_id)
+            records = (
+                list(known)
+                if known is not None
+                else [self.codec.load(stored.body, stored.seq) for stored in stored_records.get(case_id, ())]
+            )
             result = self.engine.evaluate_case(case_id, with_previous_case(records, row.previous_case), now)
             before = [stored.finding for stored in stored_findings.get(case_id, ())]
             changes = tuple(transitions(before, result.findings))

@@ -165,18 +165,22 @@ class Ingestor:
             ]
         )
         records = [_with_seq(item.record, seq) for item, seq in zip(new, seqs, strict=True)]
-        rows = self._update_facts(unit, records)
-        evaluated = self._reevaluate(unit, rows, now)
+        rows, created = self._update_facts(unit, records)
+        evaluated = self._reevaluate(unit, rows, now, created)
         return IngestResult(
             len(new), duplicates, tuple(sorted(rejected, key=_by_index)), tuple(accepted_cases), evaluated
         )
 
-    def _update_facts(self, unit: Unit, records: Sequence[Record]) -> dict[str, CaseRow]:
-        """Each touched case's row with its customer facts brought up to date (and saved)."""
+    def _update_facts(
+        self, unit: Unit, records: Sequence[Record]
+    ) -> tuple[dict[str, CaseRow], dict[str, list[Record]]]:
+        """Each touched case's row with its customer facts brought up to date (and saved); and the
+        records of the cases these records created (all those cases have), for their evaluation."""
         by_case: dict[str, list[Record]] = {}
         for record in records:
             by_case.setdefault(record.case_id, []).append(record)
         existing = unit.cases(list(by_case))
+        created = {case_id: added for case_id, added in by_case.items() if case_id not in existing}
         rows: dict[str, CaseRow] = {}
         closes = []
         for case_id, added in by_case.items():
@@ -190,9 +194,15 @@ class Ingestor:
         unit.save_cases(list(rows.values()))
         if closes:
             unit.add_closes(closes)
-        return rows
+        return rows, created
 
-    def _reevaluate(self, unit: Unit, touched: dict[str, CaseRow], now: datetime) -> tuple[Evaluated, ...]:
+    def _reevaluate(
+        self,
+        unit: Unit,
+        touched: dict[str, CaseRow],
+        now: datetime,
+        created: Mapping[str, Sequence[Record]],
+    ) -> tuple[Evaluated, ...]:
         """Evaluate the touched cases, and the cases whose previous case their records changed."""
         to_evaluate = {case_id: replace(row, previous_case=None) for case_id, row in touched.items()}
         customers = sorted({row.customer_id for row in touched.values() if row.customer_id is not None})
@@ -214,7 +224,7 @@ class Ingestor:
                 to_evaluate[case_id] = replace(row, previous_case=others[case_id])
         kinds = {case_id: "ingest" if case_id in touched else "customer" for case_id in to_evaluate}
         rows_in_order = [to_evaluate[case_id] for case_id in sorted(to_evaluate)]
-        return tuple(self.evaluator.evaluate_many(unit, rows_in_order, now, kinds))
+        return tuple(self.evaluator.evaluate_many(unit, rows_in_order, now, kinds, created))
 
 
 def _settle_within_request(
