@@ -180,7 +180,14 @@ class Ingestor:
         for record in records:
             by_case.setdefault(record.case_id, []).append(record)
         existing = unit.cases(list(by_case))
-        created = {case_id: added for case_id, added in by_case.items() if case_id not in existing}
+        # Version 0: no records before this unit (locking the case made its row). Records are stored
+        # only here, with every touched case evaluated in the same unit, so a case with records has a
+        # version; the ones without have exactly the records appended now.
+        created = {
+            case_id: added
+            for case_id, added in by_case.items()
+            if (row := existing.get(case_id)) is None or row.version == 0
+        }
         rows: dict[str, CaseRow] = {}
         closes = []
         for case_id, added in by_case.items():
