@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
 from serviceflow.cli.options import debug_option, input_format_option, now_option, plugin_host, plugin_options
-from serviceflow.cli.store import service_from, service_options
+from serviceflow.cli.store import ServiceChoice, service_options
 from serviceflow.errors import InputError, Location
 from serviceflow.feeding import feed
-from serviceflow.live.clock import ManualClock, SystemClock
 from serviceflow.records.raw import RawItem
 from serviceflow.records.reader import decode_line
 
@@ -53,13 +51,7 @@ class _Collect:
 @debug_option
 def ingest(
     paths: tuple[str, ...],
-    db_url: str | None,
-    config_path: Path | None,
-    policy_paths: tuple[Path, ...],
-    no_bundled: bool,
-    evaluator: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
+    choice: ServiceChoice,
     now: datetime | None,
     input_format: str,
 ) -> None:
@@ -68,10 +60,7 @@ def ingest(
     \b
     Exit status: 0 every record stored or already there, 2 some were rejected or unreadable.
     """
-    clock = ManualClock(now) if now is not None else SystemClock()
-    service = service_from(
-        db_url, config_path, policy_paths, no_bundled, evaluator, select, ignore, clock=clock
-    )
+    service = choice.open(now)
     sink = _Collect()
     feed(sink, plugin_host().reader(input_format), list(paths))
     by_case: dict[str, list[tuple[Any, Location]]] = {}

@@ -7,12 +7,10 @@ re-evaluated in the background (``/readyz`` and ``/metrics`` say how many are le
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from serviceflow.cli.options import debug_option, plugin_options
-from serviceflow.cli.store import service_from, service_options
+from serviceflow.cli.store import ServiceChoice, service_options
 from serviceflow.errors import ConfigError
 
 
@@ -32,13 +30,7 @@ from serviceflow.errors import ConfigError
 @plugin_options
 @debug_option
 def serve(
-    db_url: str | None,
-    config_path: Path | None,
-    policy_paths: tuple[Path, ...],
-    no_bundled: bool,
-    evaluator: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
+    choice: ServiceChoice,
     host: str,
     port: int,
     no_sweeper: bool,
@@ -63,7 +55,7 @@ def serve(
     from serviceflow.live.runner import Background
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = service_from(db_url, config_path, policy_paths, no_bundled, evaluator, select, ignore)
+    service = choice.open()
     from serviceflow.live.connectors import configured_sources
 
     sources = [] if no_sources else configured_sources(service)

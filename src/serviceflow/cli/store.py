@@ -7,7 +7,10 @@ idempotent; a store newer than this code is refused).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +24,7 @@ from serviceflow.cli.options import (
     policy_source_options,
     selection_options,
 )
-from serviceflow.live.clock import Clock, SystemClock
+from serviceflow.live.clock import ManualClock, SystemClock
 from serviceflow.live.service import Service
 from serviceflow.live.settings import live_settings
 from serviceflow.live.store import Store
@@ -29,7 +32,7 @@ from serviceflow.stores import DB_ENV, DEFAULT_DB, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["db_option", "open_upgraded", "service_from", "service_options"]
+__all__ = ["ServiceChoice", "db_option", "open_upgraded", "service_options"]
 
 
 def db_option(function: F) -> F:
@@ -43,33 +46,56 @@ def db_option(function: F) -> F:
     )(function)
 
 
+@dataclass(frozen=True)
+class ServiceChoice:
+    """What ``--db`` and the policy options chose; :meth:`open` builds the service they name."""
+
+    db_url: str | None
+    config_path: Path | None
+    policy_paths: tuple[Path, ...]
+    no_bundled: bool
+    evaluator: str | None
+    select: tuple[str, ...]
+    ignore: tuple[str, ...]
+
+    def open(self, now: datetime | None = None) -> Service:
+        """A service over the upgraded store, with the engine and ``[live]`` settings the options name;
+        its clock stands at ``now`` when given (``--now``), else it is the system clock."""
+        config = load_user_config(self.config_path)
+        settings = live_settings(config)
+        selection = policy_selection(self.select, self.ignore)
+        engine = build_engine(config, list(self.policy_paths), self.no_bundled, self.evaluator, selection)
+        store = open_upgraded(self.db_url)
+        clock = ManualClock(now) if now is not None else SystemClock()
+        return Service(store, engine, clock=clock, config=config, settings=settings)
+
+
 def service_options(function: F) -> F:
-    """``--db`` plus the options that choose the policies (as ``lint`` has them)."""
-    function = selection_options(function)
-    function = engine_option()(function)
-    function = policy_source_options(function)
-    return db_option(function)
+    """``--db`` plus the options that choose the policies (as ``lint`` has them), given to the command
+    as one ``choice: ServiceChoice``."""
+
+    @functools.wraps(function)
+    def command(
+        *args: Any,
+        db_url: str | None,
+        config_path: Path | None,
+        policy_paths: tuple[Path, ...],
+        no_bundled: bool,
+        evaluator: str | None,
+        select: tuple[str, ...],
+        ignore: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        choice = ServiceChoice(db_url, config_path, policy_paths, no_bundled, evaluator, select, ignore)
+        return function(*args, choice=choice, **kwargs)
+
+    decorated = selection_options(command)
+    decorated = engine_option()(decorated)
+    decorated = policy_source_options(decorated)
+    return db_option(decorated)  # type: ignore[return-value]
 
 
 def open_upgraded(db_url: str | None) -> Store:
     store = open_store(db_url)
     store.upgrade()
     return store
-
-
-def service_from(
-    db_url: str | None,
-    config_path: Path | None,
-    policy_paths: tuple[Path, ...],
-    no_bundled: bool,
-    evaluator: str | None,
-    select: tuple[str, ...] = (),
-    ignore: tuple[str, ...] = (),
-    clock: Clock | None = None,
-) -> Service:
-    """A service over the upgraded store, with the engine and ``[live]`` settings the options name."""
-    config = load_user_config(config_path)
-    settings = live_settings(config)
-    engine = build_engine(config, list(policy_paths), no_bundled, evaluator, policy_selection(select, ignore))
-    store = open_upgraded(db_url)
-    return Service(store, engine, clock=clock or SystemClock(), config=config, settings=settings)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import click
 
 from serviceflow.cli.options import debug_option, now_option, plugin_options
-from serviceflow.cli.store import service_from, service_options
-from serviceflow.live.clock import ManualClock, SystemClock
+from serviceflow.cli.store import ServiceChoice, service_options
 
 
 @click.command()
@@ -21,13 +19,7 @@ from serviceflow.live.clock import ManualClock, SystemClock
 @plugin_options
 @debug_option
 def sweep(
-    db_url: str | None,
-    config_path: Path | None,
-    policy_paths: tuple[Path, ...],
-    no_bundled: bool,
-    evaluator: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
+    choice: ServiceChoice,
     once: bool,
     now: datetime | None,
     deliver: bool,
@@ -37,10 +29,7 @@ def sweep(
     Without --once, keeps sweeping (sleeping until the earliest deadline) and delivering the outbox,
     as 'serve' does without the HTTP API.
     """
-    clock = ManualClock(now) if now is not None else SystemClock()
-    service = service_from(
-        db_url, config_path, policy_paths, no_bundled, evaluator, select, ignore, clock=clock
-    )
+    service = choice.open(now)
     if once:
         result = service.sweep()
         click.echo(

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import click
 
 from serviceflow.cli.options import debug_option, now_option, plugin_options
-from serviceflow.cli.store import service_from, service_options
-from serviceflow.live.clock import ManualClock, SystemClock
+from serviceflow.cli.store import ServiceChoice, service_options
 from serviceflow.live.connectors import MAX_POLLS_AT_ONCE, SourceFailed, SyncResult, source_runner
 
 
@@ -43,13 +41,7 @@ from serviceflow.live.connectors import MAX_POLLS_AT_ONCE, SourceFailed, SyncRes
 @debug_option
 def sync(
     source_name: str,
-    db_url: str | None,
-    config_path: Path | None,
-    policy_paths: tuple[Path, ...],
-    no_bundled: bool,
-    evaluator: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
+    choice: ServiceChoice,
     once: bool,
     from_cursor: str | None,
     max_polls: int,
@@ -61,10 +53,7 @@ def sync(
     2 when it failed: the source raised, hung past its poll-timeout, or is not configured. Without
     --once, keeps polling at the source's interval until interrupted, as 'serve' does.
     """
-    clock = ManualClock(now) if now is not None else SystemClock()
-    service = service_from(
-        db_url, config_path, policy_paths, no_bundled, evaluator, select, ignore, clock=clock
-    )
+    service = choice.open(now)
     runner = source_runner(service, source_name)
     try:
         if once:
