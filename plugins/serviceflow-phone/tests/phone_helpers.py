@@ -21,6 +21,8 @@ VOICE_PATH = "/v1/hooks/phone/twilio/voice"
 SMS_PATH = "/v1/hooks/phone/twilio/sms"
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=UTC)
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+# Asterisk's cdr_csv column order, written out here rather than imported from serviceflow_phone.cdr:
+# the tests hold the reader to the format, not to itself.
 BASE_COLUMNS = (
     "accountcode",
     "src",
